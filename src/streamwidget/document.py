@@ -1,0 +1,154 @@
+"""One reply = one document: the fold of a stream's events.
+
+A :class:`Document` is a pure function of its events: ``Document.from_events(events)`` on a
+recording rebuilds exactly what the store holds. The store applies events one by one with
+:meth:`Document.apply`; text grows by appending, never by rewriting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .events import TERMINAL_STATUSES, Event
+
+
+@dataclass
+class ToolCall:
+    """One tool call inside a reply, with its live status."""
+
+    id: str
+    name: str
+    status: str = "streaming_args"
+    args_text: str = ""
+    arguments: dict[str, Any] | None = None
+    result: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Document:
+    """The state of one reply: what every view of the stream shows."""
+
+    stream_id: str
+    status: str = "pending"
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    #: How many events have been applied; views use it to tell old from new.
+    version: int = 0
+    #: ``t`` of the first text (time to first token) and of the last applied event.
+    first_token_t: float | None = None
+    last_t: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_events(cls, events: list[Event], stream_id: str = "", **meta: Any) -> Document:
+        doc = cls(stream_id=stream_id, **meta)
+        for event in events:
+            doc.apply(event)
+        return doc
+
+    def tool(self, call_id: str) -> ToolCall | None:
+        for call in self.tool_calls:
+            if call.id == call_id:
+                return call
+        return None
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the document. Unknown types only bump the version."""
+        kind = event.get("type")
+        t = float(event.get("t", self.last_t))
+        self.version += 1
+        self.last_t = t
+        if self.done:
+            return  # nothing changes a finished document
+        if self.status == "pending":
+            self.status = "streaming"
+        if kind == "text":
+            if self.first_token_t is None:
+                self.first_token_t = t
+            self.text += event["text"]
+        elif kind == "reasoning":
+            self.reasoning += event["text"]
+        elif kind == "tool_call_start":
+            if self.tool(event["id"]) is None:
+                self.tool_calls.append(ToolCall(event["id"], event["name"], started_at=t))
+        elif kind == "tool_call_delta":
+            call = self._call(event["id"], t)
+            call.args_text += event["args_delta"]
+        elif kind == "tool_call_end":
+            call = self._call(event["id"], t, event.get("name"))
+            call.arguments = event["arguments"]
+            if not call.args_text:
+                call.args_text = json.dumps(event["arguments"])
+            if call.status == "streaming_args":
+                call.status = "running"
+        elif kind == "tool_status":
+            self._call(event["id"], t).status = event["status"]
+        elif kind == "tool_result":
+            call = self._call(event["id"], t)
+            call.status = event["status"]
+            call.result = event.get("result")
+            call.error = event.get("error")
+            call.ended_at = t
+        elif kind == "usage":
+            usage = dict(self.usage or {})
+            usage.update({k: v for k, v in event.items() if k not in ("type", "t")})
+            self.usage = usage
+        elif kind == "finish":
+            self.finish_reason = event["reason"]
+            self.status = "complete"
+        elif kind == "error":
+            self.error = {"kind": event["kind"], "message": event["message"]}
+            self.status = "error"
+        elif kind == "cancelled":
+            self.status = "cancelled"
+        elif kind == "interrupted":
+            self.status = "interrupted"
+        if self.done:
+            self._settle_tools(t)
+
+    def _call(self, call_id: str, t: float, name: str | None = None) -> ToolCall:
+        call = self.tool(call_id)
+        if call is None:  # a delta before its start: tolerate, the recording stays readable
+            call = ToolCall(call_id, name or "?", started_at=t)
+            self.tool_calls.append(call)
+        return call
+
+    def _settle_tools(self, t: float) -> None:
+        """A reply that ends leaves no tool call looking alive."""
+        for call in self.tool_calls:
+            if call.status in ("streaming_args", "pending_approval", "running"):
+                call.status = "error"
+                call.error = call.error or f"stream ended ({self.status}) before the tool finished"
+                call.ended_at = t
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["done"] = self.done
+        return data
+
+    def content_equal(self, other: Document) -> bool:
+        """Same reply content (text, tools, status, error, usage), ignoring ids and timing."""
+
+        def key(doc: Document) -> tuple:
+            tools = [(c.id, c.name, c.status, c.arguments, c.result, c.error) for c in doc.tool_calls]
+            return (doc.status, doc.text, doc.reasoning, tools, doc.error, doc.usage,
+                    doc.finish_reason)
+
+        return key(self) == key(other)

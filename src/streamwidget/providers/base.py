@@ -1,0 +1,46 @@
+"""What a provider is: something that turns one chat request into normalized events.
+
+A provider never touches the store or a widget. The manager iterates :meth:`Provider.stream`,
+stamps each event's ``t`` with its own clock, and writes it to the store. A provider signals
+the end of a reply with a terminal event (``finish`` or ``error``); if its iterator simply
+stops, the manager ends the stream as an ``error`` of kind ``incomplete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..events import Event
+
+
+@dataclass
+class ChatRequest:
+    """What is asked of a model: messages in a provider-neutral shape, tools, options.
+
+    ``messages`` items: ``{"role": "system"|"user"|"assistant"|"tool", "content": str}``;
+    assistant turns may carry ``"tool_calls": [{"id", "name", "arguments": dict}]`` and tool
+    turns carry ``"tool_call_id"``. ``tools`` items: ``{"name", "description", "parameters"}``
+    with ``parameters`` a JSON schema. ``options``: ``temperature``, ``max_tokens``, ...
+    """
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    #: Short provider name recorded with the stream: "openai", "anthropic", "ollama", "replay".
+    name: str
+    #: The model identifier as the provider knows it.
+    model: str
+
+    def describe(self, request: ChatRequest) -> dict[str, Any]:
+        """The request as it is recorded in the header: no keys, no auth headers."""
+        ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Yield normalized events (without ``t``) for one reply."""
+        ...

@@ -1,0 +1,167 @@
+"""StreamView: one stream document, live in a notebook.
+
+Sync design (linear cost whatever the reply length):
+
+- small state (status, tool calls, error, meta) goes through traitlets;
+- text goes as deltas in custom messages, ``{"kind": "delta", "field", "at", "text"}``,
+  coalesced to at most one frame per ``frame_interval``; ``at`` is the UTF-16 offset where the
+  piece starts, so the front end can detect a gap and ask for a ``snapshot``;
+- when the stream ends, the full text is put in the ``text`` trait once, so a saved notebook
+  (and any view opened later) shows the final document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..document import Document
+from ..manager import StreamHandle
+from ..store import Change, Store, default_store
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+TEXT_FIELDS = ("text", "reasoning")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: what JavaScript's ``string.length`` counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class StreamView(anywidget.AnyWidget):
+    """Shows one stream (a :class:`StreamHandle` or a stream id in ``store``) as it grows."""
+
+    _esm = STATIC / "stream_view.js"
+    _css = STATIC / "stream_view.css"
+
+    stream_id = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("pending").tag(sync=True)
+    #: Full text; set when the stream ends (while streaming, text travels as deltas).
+    text = traitlets.Unicode("").tag(sync=True)
+    reasoning = traitlets.Unicode("").tag(sync=True)
+    tool_calls = traitlets.List(traitlets.Dict()).tag(sync=True)
+    error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    meta = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, stream: StreamHandle | str, *, store: Store | None = None,
+                 frame_interval: float = 1 / 30, **kwargs: Any):
+        unknown = set(kwargs) - {"layout"}
+        if unknown:
+            raise TypeError(f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
+                            "; expected stream, store=, frame_interval=, layout=")
+        if isinstance(stream, StreamHandle):
+            store, stream_id = stream.store, stream.id
+        elif isinstance(stream, str):
+            store, stream_id = store or default_store(), stream
+        else:
+            raise TypeError(f"StreamView() needs a StreamHandle or a stream id, "
+                            f"got {type(stream).__name__}")
+        super().__init__(stream_id=stream_id, **kwargs)
+        self.store = store
+        self.frame_interval = frame_interval
+        self._pending = {name: "" for name in TEXT_FIELDS}
+        self._state_dirty = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_frame = 0.0
+        self.frames_sent = 0
+        document, self._unsubscribe = store.follow(stream_id, self._on_change)
+        self._document = document
+        self._offsets = {name: utf16_len(getattr(document, name)) for name in TEXT_FIELDS}
+        self._sync_state(document)
+        if document.done:
+            self._finish(document)
+        self.on_msg(self._on_front_end_message)
+
+    # -- store → widget -------------------------------------------------------------------
+
+    def _on_change(self, change: Change) -> None:
+        self._document = change.document
+        event = change.event
+        if event is None:
+            return  # a commit: nothing new to show
+        kind = event.get("type")
+        if kind in TEXT_FIELDS:
+            self._pending[kind] += event["text"]
+        else:
+            self._state_dirty = True
+        if change.document.done:
+            self._finish(change.document)
+        else:
+            self._schedule_frame()
+
+    def _schedule_frame(self) -> None:
+        if self._timer is not None:
+            return
+        wait = self.frame_interval - (time.monotonic() - self._last_frame)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (plain scripts): nobody is waiting on frames anyway
+            if wait <= 0:
+                self._send_frame()
+            return
+        self._timer = loop.call_later(max(wait, 0.0), self._send_frame)
+
+    def _send_frame(self) -> None:
+        self._timer = None
+        self._last_frame = time.monotonic()
+        for name in TEXT_FIELDS:
+            piece = self._pending[name]
+            if piece:
+                self.send({"kind": "delta", "field": name, "at": self._offsets[name],
+                           "text": piece})
+                self._offsets[name] += utf16_len(piece)
+                self._pending[name] = ""
+                self.frames_sent += 1
+        if self._state_dirty:
+            self._state_dirty = False
+            self._sync_state(self._document)
+
+    def _sync_state(self, document: Document) -> None:
+        with self.hold_sync():
+            self.status = document.status
+            self.tool_calls = [call.to_dict() for call in document.tool_calls]
+            self.error = document.error
+            self.meta = {"model": document.model, "provider": document.provider,
+                         "usage": document.usage, "finish_reason": document.finish_reason,
+                         "first_token_t": document.first_token_t, "last_t": document.last_t,
+                         "version": document.version}
+
+    def _finish(self, document: Document) -> None:
+        """The stream ended: last frame out, full text into state, stop following."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._send_frame()
+        with self.hold_sync():
+            self.text = document.text
+            self.reasoning = document.reasoning
+            self._sync_state(document)
+        self._unsubscribe()
+
+    # -- front end → widget ---------------------------------------------------------------
+
+    def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("kind") == "resync":
+            document = self._document
+            self.send({"kind": "snapshot", "text": document.text,
+                       "reasoning": document.reasoning})
+
+    @property
+    def document(self) -> Document:
+        """The document as this view knows it."""
+        return self._document
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._unsubscribe()
+        super().close()
+
+    def __repr__(self) -> str:
+        return (f"StreamView({self.stream_id!r}, status={self.status!r}, "
+                f"chars={len(self._document.text)})")

@@ -1,0 +1,185 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+import streamwidget
+
+from streamwidget import Document, Store, StoreError, StoreLockedError
+from streamwidget.store import default_path
+
+SRC = os.path.dirname(os.path.dirname(streamwidget.__file__))
+
+
+def text_event(t, text):
+    return {"t": t, "type": "text", "text": text}
+
+
+def test_memory_store_folds_events_into_one_document():
+    with Store(":memory:") as store:
+        sid = store.create_stream(provider="openai", model="m")
+        assert store.get(sid).status == "pending"
+        store.append(sid, text_event(0.1, "Hel"))
+        store.append(sid, text_event(0.2, "lo"))
+        assert store.get(sid).status == "streaming"
+        store.append(sid, {"t": 0.3, "type": "finish", "reason": "stop"})
+        doc = store.get(sid)
+        assert (doc.text, doc.status, doc.version) == ("Hello", "complete", 3)
+        assert [e["type"] for e in store.events(sid)] == ["text", "text", "finish"]
+
+
+def test_events_are_committed_in_batches_not_one_by_one(tmp_path):
+    store = Store(tmp_path / "s.duckdb", batch_size=50, batch_interval=3600)
+    sid = store.create_stream(provider="p", model="m")
+    for i in range(120):
+        store.append(sid, text_event(i / 100, "x"))
+    # 2 full batches committed, 20 events still queued in memory
+    raw = store._cursor().execute("SELECT count(*) FROM events").fetchone()[0]
+    assert raw == 100
+    assert store.get(sid).text == "x" * 120  # reads see the queued ones
+    store.flush()
+    assert store._cursor().execute("SELECT count(*) FROM events").fetchone()[0] == 120
+    row = store._cursor().execute("SELECT content, version FROM streams").fetchone()
+    assert row == ("x" * 120, 120)
+    store.close()
+
+
+def test_close_flushes_and_a_reopened_store_sees_everything(tmp_path):
+    path = tmp_path / "s.duckdb"
+    store = Store(path, batch_interval=3600)
+    sid = store.create_stream(provider="p", model="m", request={"messages": [{"role": "user"}]})
+    store.append(sid, text_event(0.1, "abc"))
+    store.append(sid, {"t": 0.2, "type": "finish", "reason": "stop"})
+    store.close()
+    store.close()  # twice is fine
+    with Store(path) as again:
+        assert again.get(sid).text == "abc"
+        rec = again.recording(sid)
+        assert rec.header["request"] == {"messages": [{"role": "user"}]}
+        assert rec.document().content_equal(again.get(sid))
+
+
+def test_subscribers_hear_every_event_then_the_commit():
+    store = Store(":memory:", batch_interval=3600)
+    sid = store.create_stream()
+    heard = []
+    unsubscribe = store.subscribe(sid, lambda c: heard.append((c.event and c.event["type"],
+                                                               c.committed, c.document.text)))
+    store.append(sid, text_event(0.1, "a"))
+    store.flush()
+    unsubscribe()
+    store.append(sid, text_event(0.2, "b"))
+    assert heard == [("text", False, "a"), (None, True, "a")]
+
+
+def test_follow_gives_the_document_and_changes_from_that_point():
+    store = Store(":memory:")
+    sid = store.create_stream()
+    store.append(sid, text_event(0.1, "a"))
+    seen = []
+    doc, _ = store.follow(sid, lambda c: seen.append(c.event["text"]) if c.event else None)
+    store.append(sid, text_event(0.2, "b"))
+    assert doc.text + "".join(seen) == store.get(sid).text == "ab"
+
+
+def test_sql_access_and_listing():
+    store = Store(":memory:")
+    sid = store.create_stream(provider="p", model="m")
+    store.append(sid, text_event(0.1, "hey"))
+    assert store.sql("SELECT content FROM streams WHERE id = $1", [sid]).fetchall() == [("hey",)]
+    assert store.streams()[0]["id"] == sid
+
+
+def test_conversation_messages_read_assistant_text_from_the_stream():
+    store = Store(":memory:")
+    cid = store.create_conversation("Weather")
+    store.add_message(cid, "user", "Hi")
+    sid = store.create_stream(conversation_id=cid)
+    store.add_message(cid, "assistant", stream_id=sid)
+    store.append(sid, text_event(0.1, "Hello!"))
+    assert [(m["role"], m["content"]) for m in store.messages(cid)] == [
+        ("user", "Hi"), ("assistant", "Hello!")]
+
+
+def test_appending_to_a_stream_the_store_does_not_write_is_an_error():
+    store = Store(":memory:")
+    with pytest.raises(StoreError, match="not being written by this store"):
+        store.append("s_nope", text_event(0.1, "a"))
+
+
+def test_default_path_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("STREAMWIDGET_STORE", str(tmp_path / "x.duckdb"))
+    assert default_path() == tmp_path / "x.duckdb"
+    monkeypatch.delenv("STREAMWIDGET_STORE")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_path() == tmp_path / "data" / "streamwidget" / "store.duckdb"
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions: use a path under a file instead
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        target = blocker / "store.duckdb"
+    else:
+        target = locked / "store.duckdb"
+    with pytest.raises(StoreError, match="writable place|cannot create the folder"):
+        Store(target)
+
+
+def test_a_file_held_by_another_process_is_reported_as_locked(tmp_path):
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("ready", flush=True)
+            sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError, match="held by another process .PID"):
+            Store(path)
+    finally:
+        holder.communicate("")
+
+
+def test_streams_left_open_by_a_killed_process_become_interrupted(tmp_path):
+    path = tmp_path / "orphan.duckdb"
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {SRC!r})
+        from streamwidget import Store
+        store = Store({str(path)!r}, batch_size=10, batch_interval=3600)
+        sid = store.create_stream(provider="p", model="m")
+        for i in range(25):
+            store.append(sid, {{"t": i / 10, "type": "text", "text": "w%d " % i}})
+        print(sid, flush=True)
+        os.kill(os.getpid(), 9)  # die without closing: 5 queued events are lost
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == -9
+    sid = out.stdout.strip()
+    with Store(path) as store:
+        assert store.recovered == [sid]
+        doc = store.get(sid)
+        assert doc.status == "interrupted"
+        assert doc.text == "".join(f"w{i} " for i in range(20))  # every committed event
+        events = store.events(sid)
+        assert events[-1]["type"] == "interrupted" and len(events) == 21
+        assert Document.from_events(events).content_equal(doc)
+
+
+def test_store_file_is_a_real_duckdb_database(tmp_path):
+    path = tmp_path / "real.duckdb"
+    with Store(path) as store:
+        sid = store.create_stream(provider="p", model="m")
+        store.append(sid, {"t": 0.1, "type": "finish", "reason": "stop"})
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT status FROM streams").fetchall() == [("complete",)]
+    con.close()
