@@ -17,17 +17,29 @@ class RecordingComm(BaseComm):
         self.messages: list[dict[str, Any]] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.messages.append({"msg_type": msg_type, "data": data})
 
     def custom(self) -> list[dict[str, Any]]:
-        return [m["data"]["content"] for m in self.messages
-                if m["msg_type"] == "comm_msg" and m["data"].get("method") == "custom"]
+        return [
+            m["data"]["content"]
+            for m in self.messages
+            if m["msg_type"] == "comm_msg" and m["data"].get("method") == "custom"
+        ]
 
     def updates(self) -> list[dict[str, Any]]:
-        return [m["data"]["state"] for m in self.messages
-                if m["msg_type"] == "comm_msg" and m["data"].get("method") == "update"]
+        return [
+            m["data"]["state"]
+            for m in self.messages
+            if m["msg_type"] == "comm_msg" and m["data"].get("method") == "update"
+        ]
 
     def nbytes(self) -> int:
         return sum(len(json.dumps(m["data"], default=str)) for m in self.messages)
@@ -48,8 +60,10 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_store_path(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_store_path(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never touch the user's real store: the default store lives in a temp dir."""
-    monkeypatch.setenv("STREAMWIDGET_STORE",
-                       str(tmp_path_factory.mktemp("default-store") / "store.duckdb"))
+    monkeypatch.setenv(
+        "STREAMWIDGET_STORE", str(tmp_path_factory.mktemp("default-store") / "store.duckdb")
+    )

@@ -42,13 +42,17 @@ FINISH = {"type": "finish", "reason": "stop"}
 
 async def test_a_stream_runs_on_the_running_loop_and_ends_complete():
     store = Store(":memory:")
-    handle = start(ScriptedProvider([*words(5), FINISH]), store=store,
-                   request=ChatRequest(messages=[{"role": "user", "content": "hi"}]))
+    handle = start(
+        ScriptedProvider([*words(5), FINISH]),
+        store=store,
+        request=ChatRequest(messages=[{"role": "user", "content": "hi"}]),
+    )
     assert asyncio.get_running_loop() is handle._loop
     doc = await handle
     assert doc.status == "complete" and doc.text == "w0 w1 w2 w3 w4 "
     assert store.recording(handle.id).header["request"] == {
-        "messages": [{"role": "user", "content": "hi"}]}
+        "messages": [{"role": "user", "content": "hi"}]
+    }
     ts = [e["t"] for e in store.events(handle.id)]
     assert ts == sorted(ts)
 
@@ -100,9 +104,11 @@ async def test_a_malformed_event_from_a_provider_is_an_error_not_a_crash():
 
 async def test_exactly_one_terminal_event_whatever_happens():
     store = Store(":memory:")
-    for provider in (ScriptedProvider([*words(2), FINISH, *words(2)]),
-                     ScriptedProvider(words(2), fail_after=1),
-                     ScriptedProvider(words(2))):
+    for provider in (
+        ScriptedProvider([*words(2), FINISH, *words(2)]),
+        ScriptedProvider(words(2), fail_after=1),
+        ScriptedProvider(words(2)),
+    ):
         handle = start(provider, store=store)
         await handle
         kinds = [e["type"] for e in store.events(handle.id)]
@@ -136,9 +142,15 @@ async def test_replaying_any_recording_rebuilds_the_same_document(name):
 
 
 async def test_replay_keeps_the_recorded_pace():
-    recording = Recording.new(provider="p", model="m", events=[
-        {"t": 0.0, "type": "text", "text": "a"}, {"t": 0.3, "type": "text", "text": "b"},
-        {"t": 0.4, "type": "finish", "reason": "stop"}])
+    recording = Recording.new(
+        provider="p",
+        model="m",
+        events=[
+            {"t": 0.0, "type": "text", "text": "a"},
+            {"t": 0.3, "type": "text", "text": "b"},
+            {"t": 0.4, "type": "finish", "reason": "stop"},
+        ],
+    )
     store = Store(":memory:")
     handle = start(ReplayProvider(recording, speed=2.0), store=store)
     await handle

@@ -8,9 +8,16 @@ HEADER = '{"streamwidget":"recording","version":1,"provider":"openai","model":"m
 
 
 def test_round_trip_keeps_header_and_events(tmp_path):
-    rec = Recording.new(provider="openai", model="m", request={"messages": []}, events=[
-        {"t": 0.1, "type": "text", "text": "Hé"}, {"t": 0.2, "type": "text", "text": "llo 🌧️"},
-        {"t": 0.3, "type": "finish", "reason": "stop"}])
+    rec = Recording.new(
+        provider="openai",
+        model="m",
+        request={"messages": []},
+        events=[
+            {"t": 0.1, "type": "text", "text": "Hé"},
+            {"t": 0.2, "type": "text", "text": "llo 🌧️"},
+            {"t": 0.3, "type": "finish", "reason": "stop"},
+        ],
+    )
     path = rec.save(tmp_path / "r.jsonl")
     again = Recording.load(path)
     assert again.header == rec.header
@@ -21,7 +28,9 @@ def test_round_trip_keeps_header_and_events(tmp_path):
 
 def test_strict_load_names_file_line_and_problem(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text(HEADER + '\n{"t": 0.1, "type": "text", "text": "a"}\n{"t": 0.2, "type": "text"}\n')
+    path.write_text(
+        HEADER + '\n{"t": 0.1, "type": "text", "text": "a"}\n{"t": 0.2, "type": "text"}\n'
+    )
     with pytest.raises(RecordingError) as info:
         Recording.load(path)
     assert info.value.line == 3
@@ -29,13 +38,16 @@ def test_strict_load_names_file_line_and_problem(tmp_path):
     assert "'text' event needs field 'text'" in str(info.value)
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ('{"t": 0.1, "type": "text", "text": "a"', "not valid JSON"),
-    ('{"t": -1, "type": "text", "text": "a"}', "finite number >= 0"),
-    ('{"type": "text", "text": "a"}', "needs a number 't'"),
-    ('[1, 2]', "must be a JSON object"),
-    ('{"t": 0.05, "type": "text", "text": "a"}', "goes back in time"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"t": 0.1, "type": "text", "text": "a"', "not valid JSON"),
+        ('{"t": -1, "type": "text", "text": "a"}', "finite number >= 0"),
+        ('{"type": "text", "text": "a"}', "needs a number 't'"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"t": 0.05, "type": "text", "text": "a"}', "goes back in time"),
+    ],
+)
 def test_each_kind_of_bad_line_is_reported(line, message):
     text = HEADER + '\n{"t": 0.1, "type": "text", "text": "x"}\n' + line + "\n"
     with pytest.raises(RecordingError, match=message):
@@ -43,32 +55,48 @@ def test_each_kind_of_bad_line_is_reported(line, message):
 
 
 def test_lenient_load_keeps_valid_lines_and_lists_problems():
-    text = "\n".join([HEADER, '{"t": 0.1, "type": "text", "text": "a"}', "garbage",
-                      '{"t": 0.2, "type": "text", "text": "b"}',
-                      '{"t": 0.3, "type": "finish", "reason": "stop"}'])
+    text = "\n".join(
+        [
+            HEADER,
+            '{"t": 0.1, "type": "text", "text": "a"}',
+            "garbage",
+            '{"t": 0.2, "type": "text", "text": "b"}',
+            '{"t": 0.3, "type": "finish", "reason": "stop"}',
+        ]
+    )
     rec = Recording.loads(text, strict=False)
     assert rec.document().text == "ab"
     assert [p.line for p in rec.problems] == [3]
 
 
 def test_unknown_event_types_are_kept_and_skipped_by_the_document():
-    text = HEADER + '\n{"t": 0.1, "type": "sparkle", "x": 1}\n{"t": 0.2, "type": "text", "text": "a"}\n'
+    text = (
+        HEADER
+        + '\n{"t": 0.1, "type": "sparkle", "x": 1}\n{"t": 0.2, "type": "text", "text": "a"}\n'
+    )
     rec = Recording.loads(text)
     assert rec.events[0]["type"] == "sparkle"
     assert rec.document().text == "a"
 
 
 def test_events_after_the_end_are_rejected():
-    text = HEADER + '\n{"t": 0.1, "type": "finish", "reason": "stop"}\n{"t": 0.2, "type": "text", "text": "late"}\n'
+    text = (
+        HEADER
+        + '\n{"t": 0.1, "type": "finish", "reason": "stop"}'
+        + '\n{"t": 0.2, "type": "text", "text": "late"}\n'
+    )
     with pytest.raises(RecordingError, match="after the stream already ended"):
         Recording.loads(text)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "empty"),
-    ('{"hello": 1}\n', "is this a streamwidget recording"),
-    ('{"streamwidget": "recording", "version": 9}\n', "version 9 is not supported"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ('{"hello": 1}\n', "is this a streamwidget recording"),
+        ('{"streamwidget": "recording", "version": 9}\n', "version 9 is not supported"),
+    ],
+)
 def test_bad_headers(text, message):
     with pytest.raises(RecordingError, match=message):
         Recording.loads(text)

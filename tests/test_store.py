@@ -7,7 +7,6 @@ import duckdb
 import pytest
 
 import streamwidget
-
 from streamwidget import Document, Store, StoreError, StoreLockedError
 from streamwidget.store import default_path
 
@@ -66,8 +65,9 @@ def test_subscribers_hear_every_event_then_the_commit():
     store = Store(":memory:", batch_interval=3600)
     sid = store.create_stream()
     heard = []
-    unsubscribe = store.subscribe(sid, lambda c: heard.append((c.event and c.event["type"],
-                                                               c.committed, c.document.text)))
+    unsubscribe = store.subscribe(
+        sid, lambda c: heard.append((c.event and c.event["type"], c.committed, c.document.text))
+    )
     store.append(sid, text_event(0.1, "a"))
     store.flush()
     unsubscribe()
@@ -101,7 +101,9 @@ def test_conversation_messages_read_assistant_text_from_the_stream():
     store.add_message(cid, "assistant", stream_id=sid)
     store.append(sid, text_event(0.1, "Hello!"))
     assert [(m["role"], m["content"]) for m in store.messages(cid)] == [
-        ("user", "Hi"), ("assistant", "Hello!")]
+        ("user", "Hi"),
+        ("assistant", "Hello!"),
+    ]
 
 
 def test_appending_to_a_stream_the_store_does_not_write_is_an_error():
@@ -135,12 +137,20 @@ def test_unwritable_folder_is_a_clear_error(tmp_path):
 def test_a_file_held_by_another_process_is_reported_as_locked(tmp_path):
     path = tmp_path / "held.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(path)!r})
             print("ready", flush=True)
             sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLockedError, match="held by another process .PID"):

@@ -147,8 +147,17 @@ class Document:
         """Same reply content (text, tools, status, error, usage), ignoring ids and timing."""
 
         def key(doc: Document) -> tuple:
-            tools = [(c.id, c.name, c.status, c.arguments, c.result, c.error) for c in doc.tool_calls]
-            return (doc.status, doc.text, doc.reasoning, tools, doc.error, doc.usage,
-                    doc.finish_reason)
+            tools = [
+                (c.id, c.name, c.status, c.arguments, c.result, c.error) for c in doc.tool_calls
+            ]
+            return (
+                doc.status,
+                doc.text,
+                doc.reasoning,
+                tools,
+                doc.error,
+                doc.usage,
+                doc.finish_reason,
+            )
 
         return key(self) == key(other)

@@ -25,9 +25,13 @@ class StreamHandle:
     """A running (or finished) stream: ``.id``, ``await handle`` → final :class:`Document`,
     ``.cancel()``, and ``.wait()`` for code outside an event loop."""
 
-    def __init__(self, stream_id: str, store: Store,
-                 task: asyncio.Task[Document] | concurrent.futures.Future[Document],
-                 loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self,
+        stream_id: str,
+        store: Store,
+        task: asyncio.Task[Document] | concurrent.futures.Future[Document],
+        loop: asyncio.AbstractEventLoop,
+    ):
         self.id = stream_id
         self.store = store
         self._task = task
@@ -69,8 +73,10 @@ class StreamHandle:
     def wait(self, timeout: float | None = None) -> Document:
         """Block until the stream ends (scripts and tests; in a notebook use ``await``)."""
         if isinstance(self._task, asyncio.Task):
-            raise RuntimeError("this stream runs on the notebook's event loop; blocking would "
-                               "freeze it. Use `await handle` instead of handle.wait().")
+            raise RuntimeError(
+                "this stream runs on the notebook's event loop; blocking would "
+                "freeze it. Use `await handle` instead of handle.wait()."
+            )
         try:
             return self._task.result(timeout)
         except concurrent.futures.CancelledError:
@@ -81,15 +87,24 @@ class StreamHandle:
         return f"<StreamHandle {self.id} {state}>"
 
 
-def start(provider: Provider, *, request: ChatRequest | None = None, store: Store | None = None,
-          conversation_id: str | None = None, header: dict[str, Any] | None = None
-          ) -> StreamHandle:
+def start(
+    provider: Provider,
+    *,
+    request: ChatRequest | None = None,
+    store: Store | None = None,
+    conversation_id: str | None = None,
+    header: dict[str, Any] | None = None,
+) -> StreamHandle:
     """Start streaming ``provider``'s reply to ``request`` into ``store`` (default store)."""
     store = store if store is not None else default_store()
     request = request or ChatRequest()
-    stream_id = store.create_stream(provider=provider.name, model=provider.model,
-                                    request=provider.describe(request),
-                                    conversation_id=conversation_id, header=header)
+    stream_id = store.create_stream(
+        provider=provider.name,
+        model=provider.model,
+        request=provider.describe(request),
+        conversation_id=conversation_id,
+        header=header,
+    )
     coro = run_stream(provider, request, store, stream_id)
     task: asyncio.Task[Document] | concurrent.futures.Future[Document]
     try:
@@ -109,8 +124,9 @@ def _end_if_open(store: Store, stream_id: str) -> None:
             store.append(stream_id, {"type": "cancelled", "t": 0.0})
 
 
-async def run_stream(provider: Provider, request: ChatRequest, store: Store,
-                     stream_id: str) -> Document:
+async def run_stream(
+    provider: Provider, request: ChatRequest, store: Store, stream_id: str
+) -> Document:
     """Drive one stream to exactly one terminal event; never lose what was streamed."""
     started = time.perf_counter()
 
@@ -128,9 +144,14 @@ async def run_stream(provider: Provider, request: ChatRequest, store: Store,
                     break
         if not ended:
             ended = True
-            write({"type": "error", "kind": "incomplete",
-                   "message": f"{provider.name} stopped sending before the reply was finished "
-                              "(no end marker); the text so far is kept."})
+            write(
+                {
+                    "type": "error",
+                    "kind": "incomplete",
+                    "message": f"{provider.name} stopped sending before the reply was finished "
+                    "(no end marker); the text so far is kept.",
+                }
+            )
     except asyncio.CancelledError:
         ended = True
         write({"type": "cancelled"})
@@ -139,8 +160,9 @@ async def run_stream(provider: Provider, request: ChatRequest, store: Store,
         _end_in_memory(store, stream_id, write, "internal", str(exc))
     except Exception as exc:  # a provider bug must still end the stream cleanly
         ended = True
-        _end_in_memory(store, stream_id, write, "internal",
-                       f"{type(exc).__name__} in {provider.name}: {exc}")
+        _end_in_memory(
+            store, stream_id, write, "internal", f"{type(exc).__name__} in {provider.name}: {exc}"
+        )
     finally:
         if not ended:  # e.g. KeyboardInterrupt, GeneratorExit
             _end_in_memory(store, stream_id, write, "internal", "the stream was torn down")
@@ -165,7 +187,8 @@ def _background_loop() -> asyncio.AbstractEventLoop:
     with _loop_lock:
         if _loop is None or _loop.is_closed():
             _loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=_loop.run_forever, name="streamwidget-loop",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=_loop.run_forever, name="streamwidget-loop", daemon=True
+            )
             thread.start()
         return _loop

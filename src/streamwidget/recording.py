@@ -63,8 +63,15 @@ class Recording:
     # -- construction -----------------------------------------------------------------
 
     @classmethod
-    def new(cls, *, provider: str, model: str, request: dict[str, Any] | None = None,
-            events: Iterable[Event] = (), **extra: Any) -> Recording:
+    def new(
+        cls,
+        *,
+        provider: str,
+        model: str,
+        request: dict[str, Any] | None = None,
+        events: Iterable[Event] = (),
+        **extra: Any,
+    ) -> Recording:
         header = {
             "streamwidget": "recording",
             "version": FORMAT_VERSION,
@@ -85,8 +92,9 @@ class Recording:
         except FileNotFoundError:
             raise RecordingError("no such file", source=source) from None
         except UnicodeDecodeError as exc:
-            raise RecordingError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                 source=source) from None
+            raise RecordingError(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source
+            ) from None
         return cls.loads(text, source=source, strict=strict)
 
     @classmethod
@@ -127,15 +135,16 @@ class Recording:
         resource = resources.files("streamwidget") / "recordings" / f"{stem}.jsonl"
         if not resource.is_file():
             known = ", ".join(bundled_names()) or "none"
-            raise RecordingError(f"no bundled recording named {name!r} (bundled: {known})",
-                                 source=name)
+            raise RecordingError(
+                f"no bundled recording named {name!r} (bundled: {known})", source=name
+            )
         return cls.loads(resource.read_text(encoding="utf-8"), source=f"bundled:{stem}")
 
     @classmethod
     def find(cls, name_or_path: str | os.PathLike[str], *, strict: bool = True) -> Recording:
         """A path to a ``.jsonl`` file, or the name of a bundled recording."""
         path = Path(name_or_path)
-        if path.suffix == ".jsonl" and path.exists() or path.is_file():
+        if (path.suffix == ".jsonl" and path.exists()) or path.is_file():
             return cls.load(path, strict=strict)
         return cls.bundled(os.fspath(name_or_path))
 
@@ -167,22 +176,26 @@ class Recording:
 
     def document(self) -> Document:
         """The document these events build (what the store holds for this stream)."""
-        return Document.from_events(self.events, model=self.model or None,
-                                    provider=self.provider or None)
+        return Document.from_events(
+            self.events, model=self.model or None, provider=self.provider or None
+        )
 
     def __len__(self) -> int:
         return len(self.events)
 
     def __repr__(self) -> str:
-        return (f"<Recording {self.source} provider={self.provider!r} model={self.model!r} "
-                f"events={len(self.events)} duration={self.duration:.2f}s>")
+        return (
+            f"<Recording {self.source} provider={self.provider!r} model={self.model!r} "
+            f"events={len(self.events)} duration={self.duration:.2f}s>"
+        )
 
 
 def bundled_names() -> list[str]:
     """Names of the recordings that ship with streamwidget."""
     folder = resources.files("streamwidget") / "recordings"
-    return sorted(p.name.removesuffix(".jsonl") for p in folder.iterdir()
-                  if p.name.endswith(".jsonl"))
+    return sorted(
+        p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl")
+    )
 
 
 def _dump(obj: dict[str, Any]) -> str:
@@ -204,10 +217,16 @@ def _parse_header(line: str, source: str, number: int) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("streamwidget") != "recording":
         raise RecordingError(
             'the first line must be a header like {"streamwidget": "recording", "version": 1, ...}'
-            " — is this a streamwidget recording?", source=source, line=number)
+            " — is this a streamwidget recording?",
+            source=source,
+            line=number,
+        )
     version = header.get("version")
     if version != FORMAT_VERSION:
         raise RecordingError(
             f"recording format version {version!r} is not supported (this streamwidget reads "
-            f"version {FORMAT_VERSION}); upgrade streamwidget", source=source, line=number)
+            f"version {FORMAT_VERSION}); upgrade streamwidget",
+            source=source,
+            line=number,
+        )
     return header

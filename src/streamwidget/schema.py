@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS streams (
     id VARCHAR PRIMARY KEY,
     conversation_id VARCHAR,
-    status VARCHAR NOT NULL,         -- pending | streaming | complete | error | cancelled | interrupted
+    status VARCHAR NOT NULL,         -- pending, streaming, then a terminal status
     content VARCHAR DEFAULT '',
     reasoning VARCHAR DEFAULT '',
     tool_calls JSON DEFAULT '[]',
@@ -53,6 +53,17 @@ INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 
 #: The ``streams`` columns a document is read from, in order.
 STREAM_COLUMNS = (
-    "id", "status", "content", "reasoning", "tool_calls", "error", "usage", "finish_reason",
-    "model", "provider", "version", "first_token_t", "last_t",
+    "id",
+    "status",
+    "content",
+    "reasoning",
+    "tool_calls",
+    "error",
+    "usage",
+    "finish_reason",
+    "model",
+    "provider",
+    "version",
+    "first_token_t",
+    "last_t",
 )

@@ -93,8 +93,13 @@ class _Live:
 class Store:
     """A DuckDB-backed store. ``Store()`` opens the default file; ``Store(":memory:")`` too."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, batch_size: int = 512,
-                 batch_interval: float = 0.1):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        batch_size: int = 512,
+        batch_interval: float = 0.1,
+    ):
         self.path = ":memory:" if path == ":memory:" else str(Path(path or default_path()))
         self.batch_size = batch_size
         self.batch_interval = batch_interval
@@ -115,9 +120,16 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------
 
-    def create_stream(self, *, provider: str | None = None, model: str | None = None,
-                      request: dict[str, Any] | None = None, conversation_id: str | None = None,
-                      header: dict[str, Any] | None = None, stream_id: str | None = None) -> str:
+    def create_stream(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        request: dict[str, Any] | None = None,
+        conversation_id: str | None = None,
+        header: dict[str, Any] | None = None,
+        stream_id: str | None = None,
+    ) -> str:
         """Add a ``pending`` document and return its id (committed at once, so it is visible)."""
         stream_id = stream_id or _new_id("s")
         document = Document(stream_id, model=model, provider=provider)
@@ -125,8 +137,17 @@ class Store:
             self._cursor().execute(
                 "INSERT INTO streams (id, conversation_id, status, model, provider, request,"
                 " header, owner_pid, owner_host) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-                [stream_id, conversation_id, model, provider, _json(request or {}),
-                 _json(header or {}), os.getpid(), socket.gethostname()])
+                [
+                    stream_id,
+                    conversation_id,
+                    model,
+                    provider,
+                    _json(request or {}),
+                    _json(header or {}),
+                    os.getpid(),
+                    socket.gethostname(),
+                ],
+            )
             self._live[stream_id] = _Live(document)
         return stream_id
 
@@ -135,18 +156,30 @@ class Store:
         with self._lock:
             live = self._live.get(stream_id)
             if live is None:
-                raise StoreError(f"stream {stream_id!r} is not being written by this store "
-                                 "(finished, or created elsewhere)")
+                raise StoreError(
+                    f"stream {stream_id!r} is not being written by this store "
+                    "(finished, or created elsewhere)"
+                )
             live.document.apply(event)
             payload = {k: v for k, v in event.items() if k not in ("t", "type")}
-            self._pending.append((stream_id, live.next_seq, float(event.get("t", 0.0)),
-                                  str(event["type"]), _json(payload)))
+            self._pending.append(
+                (
+                    stream_id,
+                    live.next_seq,
+                    float(event.get("t", 0.0)),
+                    str(event["type"]),
+                    _json(payload),
+                )
+            )
             live.next_seq += 1
             self._dirty.add(stream_id)
             document = live.document
         self._notify(Change(stream_id, document, event, committed=False))
-        if (is_terminal(event) or len(self._pending) >= self.batch_size
-                or time.monotonic() - self._last_flush >= self.batch_interval):
+        if (
+            is_terminal(event)
+            or len(self._pending) >= self.batch_size
+            or time.monotonic() - self._last_flush >= self.batch_interval
+        ):
             self.flush()
         else:
             self._schedule_flush()
@@ -164,14 +197,17 @@ class Store:
                 cur.execute(
                     "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
                     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
-                    [list(column) for column in zip(*rows)])
+                    [list(column) for column in zip(*rows)],
+                )
                 for stream_id in dirty:
                     self._update_document(cur, self._live[stream_id])
                 cur.execute("COMMIT")
             except Exception as exc:
                 cur.execute("ROLLBACK")
-                raise StoreError(f"could not write to the store {self.path}: {exc}. The events "
-                                 "are kept in memory and written on the next flush.") from exc
+                raise StoreError(
+                    f"could not write to the store {self.path}: {exc}. The events "
+                    "are kept in memory and written on the next flush."
+                ) from exc
             self._pending, self._dirty = [], set()
             self._last_flush = time.monotonic()
             changes = []
@@ -193,10 +229,20 @@ class Store:
             "UPDATE streams SET status = ?, content = content || ?, reasoning = reasoning || ?,"
             " tool_calls = ?, error = ?, usage = ?, finish_reason = ?, first_token_t = ?,"
             " last_t = ?, version = ?, updated_at = now() WHERE id = ?",
-            [doc.status, doc.text[live.committed_text:],
-             doc.reasoning[live.committed_reasoning:],
-             _json([c.to_dict() for c in doc.tool_calls]), _json(doc.error), _json(doc.usage),
-             doc.finish_reason, doc.first_token_t, doc.last_t, doc.version, doc.stream_id])
+            [
+                doc.status,
+                doc.text[live.committed_text :],
+                doc.reasoning[live.committed_reasoning :],
+                _json([c.to_dict() for c in doc.tool_calls]),
+                _json(doc.error),
+                _json(doc.usage),
+                doc.finish_reason,
+                doc.first_token_t,
+                doc.last_t,
+                doc.version,
+                doc.stream_id,
+            ],
+        )
 
     def _schedule_flush(self) -> None:
         """Inside an event loop, make sure a partial batch is committed within the interval."""
@@ -222,9 +268,13 @@ class Store:
             live = self._live.get(stream_id)
             if live is not None:
                 return copy.deepcopy(live.document)
-            row = self._cursor().execute(
-                f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?",
-                [stream_id]).fetchone()
+            row = (
+                self._cursor()
+                .execute(
+                    f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id]
+                )
+                .fetchone()
+            )
         if row is None:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
         return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
@@ -233,27 +283,44 @@ class Store:
         """Every event of a stream, in order, including queued ones."""
         with self._lock:
             self.flush()
-            rows = self._cursor().execute(
-                "SELECT t, type, payload FROM events WHERE stream_id = ? ORDER BY seq",
-                [stream_id]).fetchall()
+            rows = (
+                self._cursor()
+                .execute(
+                    "SELECT t, type, payload FROM events WHERE stream_id = ? ORDER BY seq",
+                    [stream_id],
+                )
+                .fetchall()
+            )
         return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
 
     def recording(self, stream_id: str) -> Recording:
         """A stream as a :class:`Recording`, ready to save, replay or compare."""
         with self._lock:
-            row = self._cursor().execute(
-                "SELECT provider, model, request, header, created_at FROM streams WHERE id = ?",
-                [stream_id]).fetchone()
+            row = (
+                self._cursor()
+                .execute(
+                    "SELECT provider, model, request, header, created_at FROM streams WHERE id = ?",
+                    [stream_id],
+                )
+                .fetchone()
+            )
         if row is None:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
         provider, model, request, header, created_at = row
-        extra = {k: v for k, v in json.loads(header or "{}").items()
-                 if k not in ("streamwidget", "version", "provider", "model", "request")}
+        extra = {
+            k: v
+            for k, v in json.loads(header or "{}").items()
+            if k not in ("streamwidget", "version", "provider", "model", "request")
+        }
         extra.setdefault("created_at", created_at.isoformat())
         extra["stream_id"] = stream_id
-        rec = Recording.new(provider=provider or "", model=model or "",
-                            request=json.loads(request or "{}"), events=self.events(stream_id),
-                            **extra)
+        rec = Recording.new(
+            provider=provider or "",
+            model=model or "",
+            request=json.loads(request or "{}"),
+            events=self.events(stream_id),
+            **extra,
+        )
         rec.source = f"store:{stream_id}"
         return rec
 
@@ -263,12 +330,15 @@ class Store:
             self.flush()
             cur = self._cursor().execute(
                 "SELECT id, status, model, provider, created_at, length(content) AS chars"
-                " FROM streams ORDER BY created_at DESC LIMIT ?", [limit])
+                " FROM streams ORDER BY created_at DESC LIMIT ?",
+                [limit],
+            )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None
-            ) -> duckdb.DuckDBPyRelation:
+    def sql(
+        self, query: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
         """Run SQL against the store (tables: conversations, messages, streams, events)."""
         self.flush()
         return self._cursor().sql(query, params=params)
@@ -284,19 +354,22 @@ class Store:
     def create_conversation(self, title: str = "New chat") -> str:
         conversation_id = _new_id("c")
         with self._lock:
-            self._cursor().execute("INSERT INTO conversations (id, title) VALUES (?, ?)",
-                                   [conversation_id, title])
+            self._cursor().execute(
+                "INSERT INTO conversations (id, title) VALUES (?, ?)", [conversation_id, title]
+            )
         return conversation_id
 
-    def add_message(self, conversation_id: str, role: str, content: str = "", *,
-                    stream_id: str | None = None) -> str:
+    def add_message(
+        self, conversation_id: str, role: str, content: str = "", *, stream_id: str | None = None
+    ) -> str:
         message_id = _new_id("m")
         with self._lock:
             self._cursor().execute(
                 "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id)"
                 " SELECT ?, ?, coalesce(max(seq) + 1, 0), ?, ?, ? FROM messages"
                 " WHERE conversation_id = ?",
-                [message_id, conversation_id, role, content, stream_id, conversation_id])
+                [message_id, conversation_id, role, content, stream_id, conversation_id],
+            )
         return message_id
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -305,7 +378,9 @@ class Store:
             cur = self._cursor().execute(
                 "SELECT m.id, m.role, coalesce(s.content, m.content) AS content, m.stream_id,"
                 " s.status FROM messages m LEFT JOIN streams s ON s.id = m.stream_id"
-                " WHERE m.conversation_id = ? ORDER BY m.seq", [conversation_id])
+                " WHERE m.conversation_id = ? ORDER BY m.seq",
+                [conversation_id],
+            )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -337,17 +412,26 @@ class Store:
 
     def _recover(self) -> list[str]:
         """Mark streams left unfinished by a process that is gone as ``interrupted``."""
-        rows = self._cursor().execute(
-            "SELECT id, owner_pid, owner_host, coalesce(last_t, 0), version FROM streams"
-            " WHERE status IN ('pending', 'streaming')").fetchall()
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT id, owner_pid, owner_host, coalesce(last_t, 0), version FROM streams"
+                " WHERE status IN ('pending', 'streaming')"
+            )
+            .fetchall()
+        )
         # DuckDB lets one process hold the file, so a stream still open here was left by
         # another process that is gone (or by this one, when it opened the file twice).
         here = (os.getpid(), socket.gethostname())
         orphans = [row for row in rows if (row[1], row[2]) != here]
-        for stream_id, _pid, _host, last_t, version in orphans:
-            seq = self._cursor().execute(
-                "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE stream_id = ?",
-                [stream_id]).fetchone()[0]
+        for stream_id, _pid, _host, last_t, _version in orphans:
+            seq = (
+                self._cursor()
+                .execute(
+                    "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE stream_id = ?", [stream_id]
+                )
+                .fetchone()[0]
+            )
             document = self._load_document(stream_id)
             document.version = seq
             live = _Live(document, next_seq=seq)
@@ -356,9 +440,11 @@ class Store:
         return [row[0] for row in orphans]
 
     def _load_document(self, stream_id: str) -> Document:
-        row = self._cursor().execute(
-            f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?",
-            [stream_id]).fetchone()
+        row = (
+            self._cursor()
+            .execute(f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id])
+            .fetchone()
+        )
         return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
 
     def close(self) -> None:
@@ -415,23 +501,29 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create the folder for the store {path}: {exc.strerror}. "
-                         f"Pass Store(path=...) or set {ENV_VAR} to a writable place.") from None
+        raise StoreError(
+            f"cannot create the folder for the store {path}: {exc.strerror}. "
+            f"Pass Store(path=...) or set {ENV_VAR} to a writable place."
+        ) from None
     if not os.access(parent, os.W_OK):
-        raise StoreError(f"the folder {parent} is not writable, so the store {path} cannot be "
-                         f"opened. Pass Store(path=...) or set {ENV_VAR} to a writable place.")
+        raise StoreError(
+            f"the folder {parent} is not writable, so the store {path} cannot be "
+            f"opened. Pass Store(path=...) or set {ENV_VAR} to a writable place."
+        )
     try:
         return duckdb.connect(path)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise StoreLockedError(
                 f"the store {path} is held by another process ({_holder(exc)}). Close that "
-                f"kernel, or use another file: Store(path=...) or {ENV_VAR}.") from None
+                f"kernel, or use another file: Store(path=...) or {ENV_VAR}."
+            ) from None
         raise StoreError(f"cannot open the store {path}: {exc}") from None
     except duckdb.Error as exc:
         raise StoreError(
             f"the store {path} cannot be read ({type(exc).__name__}: {exc}). If the file is "
-            "damaged, move it aside; streamwidget then starts a new, empty store.") from None
+            "damaged, move it aside; streamwidget then starts a new, empty store."
+        ) from None
 
 
 def _holder(exc: Exception) -> str:
@@ -444,14 +536,20 @@ def _holder(exc: Exception) -> str:
 
 def _document_from_row(row: dict[str, Any]) -> Document:
     return Document(
-        stream_id=row["id"], status=row["status"], text=row["content"] or "",
+        stream_id=row["id"],
+        status=row["status"],
+        text=row["content"] or "",
         reasoning=row["reasoning"] or "",
         tool_calls=[ToolCall(**c) for c in json.loads(row["tool_calls"] or "[]")],
         error=json.loads(row["error"]) if row["error"] else None,
         usage=json.loads(row["usage"]) if row["usage"] else None,
-        finish_reason=row["finish_reason"], model=row["model"], provider=row["provider"],
-        version=row["version"] or 0, first_token_t=row["first_token_t"],
-        last_t=row["last_t"] or 0.0)
+        finish_reason=row["finish_reason"],
+        model=row["model"],
+        provider=row["provider"],
+        version=row["version"] or 0,
+        first_token_t=row["first_token_t"],
+        last_t=row["last_t"] or 0.0,
+    )
 
 
 def _json(value: Any) -> str:

@@ -27,6 +27,17 @@ from ..store import Change, Store, default_store
 STATIC = Path(__file__).resolve().parent.parent / "static"
 TEXT_FIELDS = ("text", "reasoning")
 
+_NOT_BUILT = """export default { render({ el }) {
+  el.textContent = "streamwidget: the front end is not built (%s is missing). "
+    + "Reinstall the package, or run `npm run build` in js/ for a development checkout.";
+} };"""
+
+
+def front_end(name: str) -> Path | str:
+    """The built ES module ``static/<name>``, or a module that says it is missing."""
+    path = STATIC / name
+    return path if path.exists() else _NOT_BUILT % name
+
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units: what JavaScript's ``string.length`` counts."""
@@ -36,8 +47,8 @@ def utf16_len(text: str) -> int:
 class StreamView(anywidget.AnyWidget):
     """Shows one stream (a :class:`StreamHandle` or a stream id in ``store``) as it grows."""
 
-    _esm = STATIC / "stream_view.js"
-    _css = STATIC / "stream_view.css"
+    _esm = front_end("stream_view.js")
+    _css = STATIC / "stream_view.css" if (STATIC / "stream_view.css").exists() else ""
 
     stream_id = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("pending").tag(sync=True)
@@ -48,19 +59,28 @@ class StreamView(anywidget.AnyWidget):
     error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     meta = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, stream: StreamHandle | str, *, store: Store | None = None,
-                 frame_interval: float = 1 / 30, **kwargs: Any):
+    def __init__(
+        self,
+        stream: StreamHandle | str,
+        *,
+        store: Store | None = None,
+        frame_interval: float = 1 / 30,
+        **kwargs: Any,
+    ):
         unknown = set(kwargs) - {"layout"}
         if unknown:
-            raise TypeError(f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
-                            "; expected stream, store=, frame_interval=, layout=")
+            raise TypeError(
+                f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
+                "; expected stream, store=, frame_interval=, layout="
+            )
         if isinstance(stream, StreamHandle):
             store, stream_id = stream.store, stream.id
         elif isinstance(stream, str):
             store, stream_id = store or default_store(), stream
         else:
-            raise TypeError(f"StreamView() needs a StreamHandle or a stream id, "
-                            f"got {type(stream).__name__}")
+            raise TypeError(
+                f"StreamView() needs a StreamHandle or a stream id, got {type(stream).__name__}"
+            )
         super().__init__(stream_id=stream_id, **kwargs)
         self.store = store
         self.frame_interval = frame_interval
@@ -112,8 +132,9 @@ class StreamView(anywidget.AnyWidget):
         for name in TEXT_FIELDS:
             piece = self._pending[name]
             if piece:
-                self.send({"kind": "delta", "field": name, "at": self._offsets[name],
-                           "text": piece})
+                self.send(
+                    {"kind": "delta", "field": name, "at": self._offsets[name], "text": piece}
+                )
                 self._offsets[name] += utf16_len(piece)
                 self._pending[name] = ""
                 self.frames_sent += 1
@@ -126,10 +147,15 @@ class StreamView(anywidget.AnyWidget):
             self.status = document.status
             self.tool_calls = [call.to_dict() for call in document.tool_calls]
             self.error = document.error
-            self.meta = {"model": document.model, "provider": document.provider,
-                         "usage": document.usage, "finish_reason": document.finish_reason,
-                         "first_token_t": document.first_token_t, "last_t": document.last_t,
-                         "version": document.version}
+            self.meta = {
+                "model": document.model,
+                "provider": document.provider,
+                "usage": document.usage,
+                "finish_reason": document.finish_reason,
+                "first_token_t": document.first_token_t,
+                "last_t": document.last_t,
+                "version": document.version,
+            }
 
     def _finish(self, document: Document) -> None:
         """The stream ended: last frame out, full text into state, stop following."""
@@ -147,8 +173,7 @@ class StreamView(anywidget.AnyWidget):
     def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("kind") == "resync":
             document = self._document
-            self.send({"kind": "snapshot", "text": document.text,
-                       "reasoning": document.reasoning})
+            self.send({"kind": "snapshot", "text": document.text, "reasoning": document.reasoning})
 
     @property
     def document(self) -> Document:
@@ -156,12 +181,18 @@ class StreamView(anywidget.AnyWidget):
         return self._document
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        # also runs from __del__ of a half-built view (bad constructor arguments)
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            timer.cancel()
             self._timer = None
-        self._unsubscribe()
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
         super().close()
 
     def __repr__(self) -> str:
-        return (f"StreamView({self.stream_id!r}, status={self.status!r}, "
-                f"chars={len(self._document.text)})")
+        return (
+            f"StreamView({self.stream_id!r}, status={self.status!r}, "
+            f"chars={len(self._document.text)})"
+        )
