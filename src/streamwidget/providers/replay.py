@@ -25,17 +25,26 @@ class ReplayProvider:
     def __init__(self, recording: Recording | str | os.PathLike[str], speed: float = 1.0):
         if not isinstance(recording, Recording):
             recording = Recording.find(recording)
-        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or speed < 0 \
-                or math.isnan(speed):
-            raise ValueError(f"speed must be a number >= 0 (0 or inf: as fast as possible), "
-                             f"got {speed!r}")
+        if (
+            isinstance(speed, bool)
+            or not isinstance(speed, (int, float))
+            or speed < 0
+            or math.isnan(speed)
+        ):
+            raise ValueError(
+                f"speed must be a number >= 0 (0 or inf: as fast as possible), got {speed!r}"
+            )
         self.recording = recording
         self.speed = float(speed)
         self.model = recording.model
 
     def describe(self, request: ChatRequest | None = None) -> dict[str, Any]:
-        return {"replay_of": self.recording.source, "original_provider": self.recording.provider,
-                "speed": self.speed, **self.recording.header.get("request", {})}
+        return {
+            "replay_of": self.recording.source,
+            "original_provider": self.recording.provider,
+            "speed": self.speed,
+            **self.recording.header.get("request", {}),
+        }
 
     async def stream(self, request: ChatRequest | None = None) -> AsyncIterator[Event]:
         instant = self.speed == 0 or math.isinf(self.speed)
