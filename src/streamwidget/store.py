@@ -339,15 +339,22 @@ class Store:
     def sql(
         self, query: str, params: list[Any] | dict[str, Any] | None = None
     ) -> duckdb.DuckDBPyRelation:
-        """Run SQL against the store (tables: conversations, messages, streams, events)."""
+        """Run SQL against the store (tables: conversations, messages, streams, events).
+
+        The relation is lazy and gets a cursor of its own, so leaving it unread (or showing
+        it in a notebook) never blocks the writer.
+        """
         self.flush()
-        return self._cursor().sql(query, params=params)
+        return self.connection.sql(query, params=params)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB cursor for this thread, for users who want the raw API."""
+        """A new DuckDB cursor on the store, for users who want the raw API."""
         self.flush()
-        return self._cursor()
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store {self.path} is closed")
+            return self._con.cursor()
 
     # -- conversations ------------------------------------------------------------------
 

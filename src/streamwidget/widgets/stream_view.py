@@ -73,6 +73,8 @@ class StreamView(anywidget.AnyWidget):
                 f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
                 "; expected stream, store=, frame_interval=, layout="
             )
+        #: The running stream when the view was made from a handle (``await view.handle``).
+        self.handle = stream if isinstance(stream, StreamHandle) else None
         if isinstance(stream, StreamHandle):
             store, stream_id = stream.store, stream.id
         elif isinstance(stream, str):
