@@ -42,7 +42,13 @@ class RecordingComm(BaseComm):
         ]
 
     def nbytes(self) -> int:
-        return sum(len(json.dumps(m["data"], default=str)) for m in self.messages)
+        """Bytes of the updates and custom messages (the open, which carries the front-end
+        module once per widget, is a fixed cost and not counted)."""
+        return sum(
+            len(json.dumps(m["data"], default=str))
+            for m in self.messages
+            if m["msg_type"] == "comm_msg"
+        )
 
 
 @pytest.fixture

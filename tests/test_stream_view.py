@@ -124,3 +124,15 @@ def test_state_is_json_serializable_for_saved_notebooks(comms):
     )
     view = StreamView(doc.stream_id, store=store)
     json.dumps(view.get_state())
+
+
+async def test_the_first_token_switches_the_status_to_streaming_in_the_next_frame(comms):
+    store = Store(":memory:")
+    handle = start(ReplayProvider(token_recording(40, gap=0.01), speed=1.0), store=store)
+    view = StreamView(handle, frame_interval=0.02)
+    while "tok tok " not in store.get(handle.id).text:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)
+    assert view.status == "streaming"
+    assert view.meta["first_token_t"] is not None
+    await handle

@@ -109,6 +109,9 @@ class StreamView(anywidget.AnyWidget):
         kind = event.get("type")
         if kind in TEXT_FIELDS:
             self._pending[kind] += event["text"]
+            # the first token moves the status to streaming and sets time to first token
+            if self.status != change.document.status or self.meta.get("first_token_t") is None:
+                self._state_dirty = True
         else:
             self._state_dirty = True
         if change.document.done:

@@ -1,0 +1,87 @@
+// Types shared by the views: the traits of the Python StreamView widget and the custom
+// messages exchanged with the kernel. Keep these in step with widgets/stream_view.py.
+
+export type Status = "pending" | "streaming" | "complete" | "error" | "cancelled" | "interrupted";
+
+export type ToolStatus =
+  | "streaming_args"
+  | "pending_approval"
+  | "running"
+  | "done"
+  | "error"
+  | "denied";
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  status: ToolStatus;
+  args_text: string;
+  arguments: Record<string, unknown> | null;
+  result: unknown;
+  error: string | null;
+  /** Seconds since the request was sent (the recording's clock), not wall time. */
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  [key: string]: unknown;
+}
+
+/** Python sends None (null) for what it does not know yet. */
+export interface Meta {
+  model?: string | null;
+  provider?: string | null;
+  usage?: Usage | null;
+  finish_reason?: string | null;
+  /** Seconds since the request: first text token, and last applied event. */
+  first_token_t?: number | null;
+  last_t?: number | null;
+  /** How many events the document has folded. */
+  version?: number;
+}
+
+/** The synced traits of a StreamView model. */
+export interface Model {
+  stream_id: string;
+  status: Status;
+  text: string;
+  reasoning: string;
+  tool_calls: ToolCall[];
+  error: { kind: string; message: string } | null;
+  meta: Meta;
+}
+
+export type Field = "text" | "reasoning";
+
+/** Kernel → front end. */
+export type KernelMsg =
+  | { kind: "delta"; field: Field; at: number; text: string }
+  | { kind: "snapshot"; text: string; reasoning: string };
+
+/** Front end → kernel. */
+export type ViewMsg = { kind: "resync" };
+
+/**
+ * The part of anywidget's model proxy that the views use. anywidget hands `initialize` and
+ * each `render` a different proxy object of the same Backbone model.
+ */
+export interface WidgetModel<T> {
+  get<K extends keyof T & string>(key: K): T[K];
+  on(event: string, callback: (...args: any[]) => void): void;
+  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
+  send(content: unknown, callbacks?: unknown, buffers?: unknown[]): void;
+}
+
+export const TERMINAL: ReadonlySet<Status> = new Set([
+  "complete",
+  "error",
+  "cancelled",
+  "interrupted",
+]);
+
+export function isTerminal(status: string): boolean {
+  return TERMINAL.has(status as Status);
+}
