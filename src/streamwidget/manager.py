@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from .document import Document
 from .events import is_terminal, validate_event
 from .providers.base import ChatRequest, Provider
 from .store import Store, StoreError, default_store
+from .tools import Tool, ToolArgumentError, toolbox
 
 
 class StreamHandle:
@@ -31,11 +33,13 @@ class StreamHandle:
         store: Store,
         task: asyncio.Task[Document] | concurrent.futures.Future[Document],
         loop: asyncio.AbstractEventLoop,
+        run: _Run | None = None,
     ):
         self.id = stream_id
         self.store = store
         self._task = task
         self._loop = loop
+        self._run = run
 
     @property
     def document(self) -> Document:
@@ -55,6 +59,19 @@ class StreamHandle:
             self._loop.call_soon_threadsafe(self._task.cancel)
         else:
             self._task.cancel()
+
+    def approve(self, call_id: str) -> None:
+        """Let a tool call that ``requires_approval`` run."""
+        self._decide(call_id, True)
+
+    def deny(self, call_id: str) -> None:
+        """Refuse a tool call that ``requires_approval``; the model is told it was denied."""
+        self._decide(call_id, False)
+
+    def _decide(self, call_id: str, approve: bool) -> None:
+        if self._run is None:
+            raise RuntimeError("this stream has no tool loop")
+        self._loop.call_soon_threadsafe(self._run.decide, call_id, approve)
 
     def __await__(self) -> Generator[Any, None, Document]:
         return self._result().__await__()
@@ -94,8 +111,15 @@ def start(
     store: Store | None = None,
     conversation_id: str | None = None,
     header: dict[str, Any] | None = None,
+    tools: Iterable[Tool | Callable[..., Any]] | None = None,
+    max_steps: int = 8,
 ) -> StreamHandle:
-    """Start streaming ``provider``'s reply to ``request`` into ``store`` (default store)."""
+    """Start streaming ``provider``'s reply to ``request`` into ``store`` (default store).
+
+    With ``tools``, the manager runs the tool loop: the model asks, the tool runs, the result
+    goes back, the model continues — at most ``max_steps`` model responses, all in one
+    document. Replays never run tools: their results come from the recording.
+    """
     store = store if store is not None else default_store()
     request = request or ChatRequest()
     stream_id = store.create_stream(
@@ -105,7 +129,8 @@ def start(
         conversation_id=conversation_id,
         header=header,
     )
-    coro = run_stream(provider, request, store, stream_id)
+    run = _Run(provider, request, store, stream_id, toolbox(tools), max_steps)
+    coro = run.run()
     task: asyncio.Task[Document] | concurrent.futures.Future[Document]
     try:
         loop = asyncio.get_running_loop()
@@ -114,7 +139,7 @@ def start(
         loop = _background_loop()
         task = asyncio.run_coroutine_threadsafe(coro, loop)
     task.add_done_callback(lambda _: _end_if_open(store, stream_id))
-    return StreamHandle(stream_id, store, task, loop)
+    return StreamHandle(stream_id, store, task, loop, run)
 
 
 def _end_if_open(store: Store, stream_id: str) -> None:
@@ -124,57 +149,184 @@ def _end_if_open(store: Store, stream_id: str) -> None:
             store.append(stream_id, {"type": "cancelled", "t": 0.0})
 
 
-async def run_stream(
-    provider: Provider, request: ChatRequest, store: Store, stream_id: str
-) -> Document:
-    """Drive one stream to exactly one terminal event; never lose what was streamed."""
-    started = time.perf_counter()
+class _Run:
+    """One stream: model steps, tool calls between them, exactly one terminal event."""
 
-    def write(event: dict[str, Any]) -> None:
-        event = {**event, "t": round(time.perf_counter() - started, 4)}
-        store.append(stream_id, event)
+    def __init__(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        store: Store,
+        stream_id: str,
+        tools: dict[str, Tool],
+        max_steps: int,
+    ):
+        self.provider = provider
+        self.request = request
+        self.store = store
+        self.stream_id = stream_id
+        self.tools = tools
+        self.max_steps = max_steps
+        self.approvals: dict[str, asyncio.Future[bool]] = {}
+        self.usage: dict[str, Any] = {}
+        self.started = time.perf_counter()
 
-    ended = False
-    try:
-        async with contextlib.aclosing(provider.stream(request)) as events:
-            async for event in events:
-                write(validate_event(event, require_t=False))
-                if is_terminal(event):
-                    ended = True
-                    break
-        if not ended:
+    def write(self, event: dict[str, Any]) -> None:
+        self.store.append(
+            self.stream_id, {**event, "t": round(time.perf_counter() - self.started, 4)}
+        )
+
+    async def run(self) -> Document:
+        ended = False
+        try:
+            await self._steps()
             ended = True
-            write(
+        except asyncio.CancelledError:
+            ended = True
+            self._write_usage()
+            self.write({"type": "cancelled"})
+        except StoreError as exc:
+            ended = True
+            self._end_in_memory("internal", str(exc))
+        except Exception as exc:  # a provider or tool-loop bug must still end the stream
+            ended = True
+            self._end_in_memory("internal", f"{type(exc).__name__} in {self.provider.name}: {exc}")
+        finally:
+            if not ended:  # e.g. KeyboardInterrupt, GeneratorExit
+                self._end_in_memory("internal", "the stream was torn down")
+        return self.store.get(self.stream_id)
+
+    async def _steps(self) -> None:
+        messages = list(self.request.messages)
+        specs = [t.spec() for t in self.tools.values()] or self.request.tools
+        for _ in range(self.max_steps):
+            step = ChatRequest(messages=messages, tools=specs, options=self.request.options)
+            text, calls, answered, finish = await self._model_step(step)
+            if finish is None:
+                return  # the step wrote its own terminal event
+            to_run = [c for c in calls if c["id"] not in answered]  # replays carry results
+            if not to_run:
+                self._write_usage()
+                self.write(finish)
+                return
+            results = await asyncio.gather(*(self._call_tool(c) for c in to_run))
+            messages.append({"role": "assistant", "content": text, "tool_calls": to_run})
+            messages.extend(
+                {"role": "tool", "tool_call_id": c["id"], "name": c["name"], "content": r}
+                for c, r in zip(to_run, results)
+            )
+        self._write_usage()
+        self.write(
+            {
+                "type": "error",
+                "kind": "tool",
+                "message": f"stopped after {self.max_steps} model steps that each asked "
+                "for tools (raise max_steps if this is expected)",
+            }
+        )
+
+    async def _model_step(
+        self, request: ChatRequest
+    ) -> tuple[str, list[dict[str, Any]], set[str], dict[str, Any] | None]:
+        """Stream one model response. Returns its text, tool calls, the calls already answered
+        in the stream, and the ``finish`` event (``None`` if the stream already ended)."""
+        text, calls, answered = "", [], set()
+        names: dict[str, str] = {}
+        async with contextlib.aclosing(self.provider.stream(request)) as events:
+            async for event in events:
+                validate_event(event, require_t=False)
+                kind = event["type"]
+                if kind == "usage":  # summed over steps, written once before the end
+                    for key, value in event.items():
+                        if isinstance(value, (int, float)) and not isinstance(value, bool):
+                            self.usage[key] = self.usage.get(key, 0) + value
+                    continue
+                if kind == "finish":
+                    return text, calls, answered, event
+                self.write(event)
+                if kind == "text":
+                    text += event["text"]
+                elif kind == "tool_call_start":
+                    names[event["id"]] = event["name"]
+                elif kind == "tool_call_end":
+                    name = names.get(event["id"]) or event.get("name", "?")
+                    calls.append({"id": event["id"], "name": name, "arguments": event["arguments"]})
+                elif kind == "tool_result":
+                    answered.add(event["id"])
+                elif is_terminal(event):
+                    return text, calls, answered, None
+        self._write_usage()
+        self.write(
+            {
+                "type": "error",
+                "kind": "incomplete",
+                "message": f"{self.provider.name} stopped sending before the reply was "
+                "finished (no end marker); the text so far is kept.",
+            }
+        )
+        return text, calls, answered, None
+
+    async def _call_tool(self, call: dict[str, Any]) -> str:
+        """Run one tool call; return what the model is told. Never raises (but cancels)."""
+        call_id, name = call["id"], call["name"]
+        tool = self.tools.get(name)
+        try:
+            if tool is None:
+                known = ", ".join(self.tools) or "none"
+                raise ToolArgumentError(f"there is no tool named {name!r} (tools: {known})")
+            arguments = tool.validate(call["arguments"])
+        except ToolArgumentError as exc:
+            self.write({"type": "tool_result", "id": call_id, "status": "error", "error": str(exc)})
+            return f"Error: {exc}"
+        if tool.requires_approval and not await self._approved(call_id):
+            self.write(
                 {
-                    "type": "error",
-                    "kind": "incomplete",
-                    "message": f"{provider.name} stopped sending before the reply was finished "
-                    "(no end marker); the text so far is kept.",
+                    "type": "tool_result",
+                    "id": call_id,
+                    "status": "denied",
+                    "error": "denied by the user",
                 }
             )
-    except asyncio.CancelledError:
-        ended = True
-        write({"type": "cancelled"})
-    except StoreError as exc:
-        ended = True
-        _end_in_memory(store, stream_id, write, "internal", str(exc))
-    except Exception as exc:  # a provider bug must still end the stream cleanly
-        ended = True
-        _end_in_memory(
-            store, stream_id, write, "internal", f"{type(exc).__name__} in {provider.name}: {exc}"
-        )
-    finally:
-        if not ended:  # e.g. KeyboardInterrupt, GeneratorExit
-            _end_in_memory(store, stream_id, write, "internal", "the stream was torn down")
-    return store.get(stream_id)
+            return "The user denied this tool call."
+        self.write({"type": "tool_status", "id": call_id, "status": "running"})
+        try:
+            result = await tool.run(arguments)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            self.write({"type": "tool_result", "id": call_id, "status": "error", "error": message})
+            return f"Error: {message}"
+        result = json.loads(json.dumps(result, default=str))  # what is stored is what is sent
+        self.write({"type": "tool_result", "id": call_id, "status": "done", "result": result})
+        return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
 
+    async def _approved(self, call_id: str) -> bool:
+        future = asyncio.get_running_loop().create_future()
+        self.approvals[call_id] = future
+        self.write({"type": "tool_status", "id": call_id, "status": "pending_approval"})
+        try:
+            return await future
+        finally:
+            self.approvals.pop(call_id, None)
 
-def _end_in_memory(store: Store, stream_id: str, write: Any, kind: str, message: str) -> None:
-    """Record the error; if the store cannot be written, the document in memory still ends."""
-    with contextlib.suppress(StoreError):
-        write({"type": "error", "kind": kind, "message": message})
-    with contextlib.suppress(StoreError):
-        store.flush()
+    def decide(self, call_id: str, approve: bool) -> bool:
+        """Answer a pending approval (called on the stream's loop)."""
+        future = self.approvals.get(call_id)
+        if future is None or future.done():
+            return False
+        future.set_result(approve)
+        return True
+
+    def _write_usage(self) -> None:
+        if self.usage:
+            self.write({"type": "usage", **self.usage})
+            self.usage = {}
+
+    def _end_in_memory(self, kind: str, message: str) -> None:
+        """Record the error; if the store cannot be written, the document in memory still ends."""
+        with contextlib.suppress(StoreError):
+            self.write({"type": "error", "kind": kind, "message": message})
+        with contextlib.suppress(StoreError):
+            self.store.flush()
 
 
 _loop: asyncio.AbstractEventLoop | None = None
