@@ -8,7 +8,7 @@ recording rebuilds exactly what the store holds. The store applies events one by
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .events import TERMINAL_STATUSES, Event
@@ -32,25 +32,104 @@ class ToolCall:
         return asdict(self)
 
 
-@dataclass
-class Document:
-    """The state of one reply: what every view of the stream shows."""
+class _Text:
+    """A string that grows by appending in O(1); joined (once) only when read."""
 
-    stream_id: str
-    status: str = "pending"
-    text: str = ""
-    reasoning: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    error: dict[str, Any] | None = None
-    usage: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    model: str | None = None
-    provider: str | None = None
-    #: How many events have been applied; views use it to tell old from new.
-    version: int = 0
-    #: ``t`` of the first text (time to first token) and of the last applied event.
-    first_token_t: float | None = None
-    last_t: float = 0.0
+    __slots__ = ("_parts", "length")
+
+    def __init__(self, value: str = ""):
+        self._parts = [value] if value else []
+        self.length = len(value)
+
+    def append(self, piece: str) -> None:
+        self._parts.append(piece)
+        self.length += len(piece)
+
+    def since(self, offset: int) -> str:
+        """The text from ``offset`` on, reading only the parts it needs."""
+        need, tail = self.length - offset, []
+        for part in reversed(self._parts):
+            if need <= 0:
+                break
+            tail.append(part if len(part) <= need else part[-need:])
+            need -= len(part)
+        return "".join(reversed(tail))
+
+    def value(self) -> str:
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+
+class Document:
+    """The state of one reply: what every view of the stream shows.
+
+    ``text`` and ``reasoning`` grow by appending without copying what came before (a naive
+    ``str +=`` would make a long reply cost the square of its length).
+    """
+
+    def __init__(
+        self,
+        stream_id: str,
+        status: str = "pending",
+        text: str = "",
+        reasoning: str = "",
+        tool_calls: list[ToolCall] | None = None,
+        error: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+        finish_reason: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        version: int = 0,
+        first_token_t: float | None = None,
+        last_t: float = 0.0,
+    ):
+        self.stream_id = stream_id
+        self.status = status
+        self._text = _Text(text)
+        self._reasoning = _Text(reasoning)
+        self.tool_calls: list[ToolCall] = tool_calls if tool_calls is not None else []
+        self.error = error
+        self.usage = usage
+        self.finish_reason = finish_reason
+        self.model = model
+        self.provider = provider
+        #: How many events have been applied; views use it to tell old from new.
+        self.version = version
+        #: ``t`` of the first text (time to first token) and of the last applied event.
+        self.first_token_t = first_token_t
+        self.last_t = last_t
+
+    @property
+    def text(self) -> str:
+        return self._text.value()
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = _Text(value)
+
+    @property
+    def reasoning(self) -> str:
+        return self._reasoning.value()
+
+    @reasoning.setter
+    def reasoning(self, value: str) -> None:
+        self._reasoning = _Text(value)
+
+    @property
+    def text_length(self) -> int:
+        """``len(text)`` without joining."""
+        return self._text.length
+
+    @property
+    def reasoning_length(self) -> int:
+        return self._reasoning.length
+
+    def text_since(self, offset: int) -> str:
+        return self._text.since(offset)
+
+    def reasoning_since(self, offset: int) -> str:
+        return self._reasoning.since(offset)
 
     @property
     def done(self) -> bool:
@@ -82,9 +161,9 @@ class Document:
         if kind == "text":
             if self.first_token_t is None:
                 self.first_token_t = t
-            self.text += event["text"]
+            self._text.append(event["text"])
         elif kind == "reasoning":
-            self.reasoning += event["text"]
+            self._reasoning.append(event["text"])
         elif kind == "tool_call_start":
             if self.tool(event["id"]) is None:
                 self.tool_calls.append(ToolCall(event["id"], event["name"], started_at=t))
@@ -139,9 +218,31 @@ class Document:
                 call.ended_at = t
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["done"] = self.done
-        return data
+        return {
+            "stream_id": self.stream_id,
+            "status": self.status,
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "error": self.error,
+            "usage": self.usage,
+            "finish_reason": self.finish_reason,
+            "model": self.model,
+            "provider": self.provider,
+            "version": self.version,
+            "first_token_t": self.first_token_t,
+            "last_t": self.last_t,
+            "done": self.done,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Document) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return (
+            f"Document({self.stream_id!r}, status={self.status!r}, "
+            f"chars={self.text_length}, tools={len(self.tool_calls)})"
+        )
 
     def content_equal(self, other: Document) -> bool:
         """Same reply content (text, tools, status, error, usage), ignoring ids and timing."""

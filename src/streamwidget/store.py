@@ -86,8 +86,8 @@ class _Live:
     def __init__(self, document: Document, next_seq: int = 0):
         self.document = document
         self.next_seq = next_seq
-        self.committed_text = len(document.text)
-        self.committed_reasoning = len(document.reasoning)
+        self.committed_text = document.text_length
+        self.committed_reasoning = document.reasoning_length
 
 
 class Store:
@@ -213,8 +213,8 @@ class Store:
             changes = []
             for stream_id in dirty:
                 live = self._live[stream_id]
-                live.committed_text = len(live.document.text)
-                live.committed_reasoning = len(live.document.reasoning)
+                live.committed_text = live.document.text_length
+                live.committed_reasoning = live.document.reasoning_length
                 changes.append(Change(stream_id, live.document, None, committed=True))
                 if live.document.done:
                     del self._live[stream_id]
@@ -231,8 +231,8 @@ class Store:
             " last_t = ?, version = ?, updated_at = now() WHERE id = ?",
             [
                 doc.status,
-                doc.text[live.committed_text :],
-                doc.reasoning[live.committed_reasoning :],
+                doc.text_since(live.committed_text),
+                doc.reasoning_since(live.committed_reasoning),
                 _json([c.to_dict() for c in doc.tool_calls]),
                 _json(doc.error),
                 _json(doc.usage),

@@ -199,5 +199,5 @@ class StreamView(anywidget.AnyWidget):
     def __repr__(self) -> str:
         return (
             f"StreamView({self.stream_id!r}, status={self.status!r}, "
-            f"chars={len(self._document.text)})"
+            f"chars={self._document.text_length})"
         )
