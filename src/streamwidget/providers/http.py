@@ -1,0 +1,438 @@
+"""Shared async HTTP plumbing for the live providers (OpenAI-compatible, Anthropic, Ollama).
+
+A live provider subclasses :class:`HTTPProvider` and supplies the endpoint, the wire body for a
+:class:`ChatRequest`, and a parser that turns the opened :class:`WireStream` into normalized
+events. Everything else lives here: one pooled ``httpx.AsyncClient`` per provider and event
+loop, retries with backoff *before the first byte* (honouring ``retry-after-ms`` /
+``retry-after``), a stall timeout and an overall deadline, and closing the response whatever
+happens (normal end, error, cancellation). Failures become one final ``error`` event; their
+exception tree and the secret handling are in :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import math
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
+
+from ..events import Event
+from .base import ChatRequest
+from .errors import (
+    RETRY_STATUSES,
+    SECRET_NAME,
+    DeadlineExceeded,
+    HTTPStatusFailure,
+    NetworkFailure,
+    ProviderError,
+    StallTimeout,
+    StreamTimeout,
+    WireFailure,
+    body_message,
+    redact,
+    retry_after,
+    safe_url,
+    strip_secrets,
+)
+
+T = TypeVar("T")
+
+
+async def _timed(awaitable: Awaitable[T], timeout: float) -> T:
+    """``await awaitable``, raising ``asyncio.TimeoutError`` after ``timeout`` seconds.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that arrives
+    just as the awaited thing finishes, and then Stop would not stop the stream.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=None if math.isinf(timeout) else timeout)
+    except BaseException:  # we are cancelled: stop the inner task, then go on being cancelled
+        task.cancel()
+        await asyncio.wait({task})
+        _reap(task)
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})
+        _reap(task)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+def _reap(task: asyncio.Future[Any]) -> None:
+    """Mark a finished inner task's exception as seen (no "never retrieved" warning)."""
+    if not task.cancelled():
+        task.exception()
+
+
+# Tests replace this to observe backoff delays without waiting.
+_sleep = asyncio.sleep
+
+
+class _WatchedStream(httpx.AsyncByteStream):
+    """The raw body of ``source``, chunk by chunk, under the stall timeout and the deadline."""
+
+    def __init__(self, source: httpx.Response, owner: WireStream) -> None:
+        self._source = source
+        self._owner = owner
+        self.raw: AsyncIterator[bytes] | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        owner = self._owner
+        self.raw = self._source.aiter_bytes()  # decoded (gzip...), in network-sized chunks
+        while True:
+            remaining = owner.deadline_at - time.monotonic()
+            wait = min(owner.stall_timeout, remaining)
+            try:
+                chunk = await _timed(self.raw.__anext__(), wait)
+            except StopAsyncIteration:
+                return
+            except (asyncio.TimeoutError, httpx.ReadTimeout):
+                if remaining <= owner.stall_timeout:
+                    raise DeadlineExceeded(owner.deadline_message()) from None
+                raise StallTimeout(
+                    f"no data from the server for {owner.stall_timeout:g} s (stall timeout)"
+                ) from None
+            except httpx.TransportError as exc:
+                raise NetworkFailure(
+                    f"connection lost mid-stream: {type(exc).__name__}: {exc}"
+                ) from None
+            if owner.record_wire:
+                owner.capture(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self.raw is not None:
+            await self.raw.aclose()  # type: ignore[attr-defined]
+        await self._source.aclose()
+
+
+class WireStream:
+    """An opened streaming response: read it as SSE events or as lines."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        stall_timeout: float,
+        deadline_at: float,
+        deadline: float,
+        record_wire: bool,
+        secrets: tuple[str, ...],
+    ) -> None:
+        self.source = response
+        self.stall_timeout = stall_timeout
+        self.deadline_at = deadline_at
+        self.deadline = deadline
+        self.record_wire = record_wire
+        self._secrets = secrets
+        self._pending = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._body = _WatchedStream(response, self)
+        # A second Response over the watched (already decoded) bytes: httpx still does charset
+        # detection and incremental UTF-8, and httpx-sse reads it as usual.
+        headers = httpx.Headers(response.headers)
+        for name in ("content-encoding", "content-length"):
+            headers.pop(name, None)
+        self.response = httpx.Response(
+            response.status_code,
+            headers=headers,
+            stream=self._body,
+            request=response.request,
+        )
+
+    def deadline_message(self) -> str:
+        return f"the reply took longer than the {self.deadline:g} s deadline"
+
+    def capture(self, chunk: bytes) -> None:
+        self._pending += self._decoder.decode(chunk)
+
+    def take_wire(self, final: bool = False) -> list[str]:
+        """Captured body text since the last call, secrets replaced by ``***``. Until
+        ``final``, a tail that could be the start of a secret split across chunks waits."""
+        text = redact(self._pending, self._secrets)
+        keep = 0 if final else max((len(s) for s in self._secrets), default=1) - 1
+        cut = max(len(text) - keep, 0)
+        self._pending = text[cut:]
+        return [text[:cut]] if cut else []
+
+    async def sse(self) -> AsyncIterator[ServerSentEvent]:
+        """Server-sent events, parsed by httpx-sse."""
+        ctype = self.response.headers.get("content-type", "")
+        if "text/event-stream" not in ctype:
+            body = await self.response.aread()
+            raise WireFailure(
+                f"expected an event stream, got {ctype or 'no content type'}: "
+                + redact(body_message(body), self._secrets)
+            )
+        async for sse in EventSource(self.response).aiter_sse():
+            yield sse
+
+    async def lines(self) -> AsyncIterator[str]:
+        """Non-empty lines (NDJSON), any of LF / CRLF endings."""
+        async for line in self.response.aiter_lines():
+            if line.strip():
+                yield line
+
+    async def aclose(self, drain: bool = False) -> None:
+        """Close the response. With ``drain``, first read what little is left after the
+        terminal marker (bounded), so the connection can go back to the pool for reuse."""
+        raw = self._body.raw
+        if drain and raw is not None:
+            with contextlib.suppress(Exception):
+                await _timed(_exhaust(raw, limit=65536), 0.5)
+        await self._body.aclose()
+
+
+async def _close_fully(closing: Awaitable[None]) -> None:
+    """Finish closing even if the task is cancelled meanwhile (then re-raise): a close cut
+    short would leave the connection checked out of the pool."""
+    task = asyncio.ensure_future(closing)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+async def _exhaust(chunks: AsyncIterator[bytes], limit: int) -> None:
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            return
+
+
+class HTTPProvider:
+    """Base of the live providers. Subclasses set ``name``, ``default_base_url``, ``path``
+    and implement :meth:`_headers`, :meth:`build_body` and :meth:`parse`."""
+
+    name = "http"
+    default_base_url = ""
+    path = ""
+    #: Environment variable holding the key (None: no key needed).
+    api_key_env: str | None = None
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        connect_timeout: float = 10.0,
+        stall_timeout: float | None = 60.0,
+        deadline: float | None = 600.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        record_wire: bool = False,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not isinstance(model, str) or not model:
+            raise ValueError(f"{type(self).__name__} needs a model name, got {model!r}")
+        self.model = model
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._api_key = api_key
+        self._extra_headers = dict(headers or {})
+        self.connect_timeout = connect_timeout
+        # None switches a limit off.
+        self.stall_timeout = stall_timeout if stall_timeout is not None else math.inf
+        self.deadline = deadline
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.record_wire = record_wire
+        self._given_client = client
+        self._transport = transport
+        # One pooled client per event loop: connections belong to the loop that opened them
+        # (a notebook's kernel loop, the manager's background loop for scripts).
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._clients = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"{type(self).__name__}(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        return {}
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, wire: WireStream) -> AsyncIterator[Event]:
+        """Yield events; end with a terminal event, or simply stop if the marker never came."""
+        raise NotImplementedError
+
+    #: How the terminal marker reads on the wire, for the ``incomplete`` message.
+    terminal_marker = "its terminal marker"
+
+    # -- public ---------------------------------------------------------------------------
+    def describe(self, request: ChatRequest) -> dict[str, Any]:
+        """The request as recorded: no keys, no headers, no secret-looking option."""
+        return {
+            "base_url": safe_url(self.base_url),
+            "endpoint": self.path,
+            "messages": strip_secrets(request.messages),
+            "tools": strip_secrets(request.tools),
+            "options": strip_secrets(request.options),
+        }
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client for the running event loop (created on first use)."""
+        if self._given_client is not None:
+            return self._given_client
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            stall = None if math.isinf(self.stall_timeout) else self.stall_timeout
+            client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(
+                    connect=self.connect_timeout, read=stall, write=stall, pool=stall
+                ),
+            )
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the client this provider opened on the running loop (a given one is kept)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    def pool_stats(self) -> dict[str, int]:
+        """The running loop's pool (any loop's, outside one): connections, active, idle."""
+        client = self._given_client
+        if client is None:
+            try:
+                client = self._clients.get(asyncio.get_running_loop())
+            except RuntimeError:
+                client = next(iter(self._clients.values()), None)
+        pool = getattr(getattr(client, "_transport", None), "_pool", None)  # httpcore's pool
+        conns = list(getattr(pool, "connections", []))
+        idle = sum(1 for c in conns if c.is_idle())
+        return {"connections": len(conns), "active": len(conns) - idle, "idle": idle}
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Yield the normalized events of one reply; failures end it with an ``error``."""
+        secrets = self._secrets()
+        deadline = self.deadline if self.deadline is not None else math.inf
+        deadline_at = time.monotonic() + deadline
+        wire: WireStream | None = None
+        terminal = False
+        try:
+            body = self.build_body(request)
+            response = await self._send(body, deadline_at, deadline)
+            wire = WireStream(
+                response,
+                stall_timeout=self.stall_timeout,
+                deadline_at=deadline_at,
+                deadline=deadline,
+                record_wire=self.record_wire,
+                secrets=secrets,
+            )
+            async with contextlib.aclosing(self.parse(wire)) as events:
+                async for event in events:
+                    terminal = event.get("type") in ("finish", "error")
+                    for data in wire.take_wire(final=terminal):
+                        yield {"type": "wire", "data": data}
+                    if event.get("type") == "error":
+                        event = {**event, "message": redact(event["message"], secrets)}
+                    yield event
+                    if terminal:
+                        return
+            for data in wire.take_wire(final=True):
+                yield {"type": "wire", "data": data}
+            yield {
+                "type": "error",
+                "kind": "incomplete",
+                "message": f"the stream ended without {self.terminal_marker}",
+            }
+        except ProviderError as exc:
+            if wire is not None:
+                for data in wire.take_wire(final=True):
+                    yield {"type": "wire", "data": data}
+            yield {"type": "error", "kind": exc.kind, "message": redact(exc.message, secrets)}
+        except Exception as exc:  # a bug here or in a parser: end the stream, say which
+            message = f"{type(self).__name__}: {type(exc).__name__}: {exc}"
+            yield {"type": "error", "kind": "internal", "message": redact(message, secrets)}
+        finally:
+            # Runs on normal end, error, cancel and aclose(): the connection goes back.
+            if wire is not None:
+                await _close_fully(wire.aclose(drain=terminal))
+
+    # -- internals ------------------------------------------------------------------------
+    def _secrets(self) -> tuple[str, ...]:
+        values = [self._api_key or ""]
+        values += [v for k, v in self._extra_headers.items() if SECRET_NAME.search(k)]
+        return tuple(v for v in values if v)
+
+    async def _within(self, awaitable: Awaitable[T], deadline_at: float, deadline: float) -> T:
+        remaining = deadline_at - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"the reply took longer than the {deadline:g} s deadline")
+        try:
+            return await _timed(awaitable, remaining)
+        except asyncio.TimeoutError:
+            raise DeadlineExceeded(
+                f"the reply took longer than the {deadline:g} s deadline"
+            ) from None
+
+    async def _send(self, body: dict[str, Any], deadline_at: float, deadline: float):
+        """Open the response, retrying before the first byte; return it once it is 2xx."""
+        client = self.client
+        headers = {**self._headers(), **self._extra_headers}
+        url = f"{self.base_url}{self.path}"
+        attempt = 0
+        while True:
+            wait: float | None = None
+            request = client.build_request("POST", url, json=body, headers=headers)
+            try:
+                response = await self._within(
+                    client.send(request, stream=True), deadline_at, deadline
+                )
+            except httpx.TimeoutException as exc:
+                failure: ProviderError = StreamTimeout(
+                    f"no response from {safe_url(url)}: {type(exc).__name__}"
+                )
+            except httpx.TransportError as exc:
+                failure = NetworkFailure(
+                    f"could not reach {safe_url(url)}: {type(exc).__name__}: {exc}"
+                )
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    raw = await self._within(response.aread(), deadline_at, deadline)
+                finally:
+                    await response.aclose()
+                failure = HTTPStatusFailure(response.status_code, body_message(raw))
+                if response.status_code not in RETRY_STATUSES:
+                    raise failure
+                wait = retry_after(response.headers)
+            if attempt >= self.max_retries:
+                if attempt:
+                    failure.message += f" (gave up after {attempt + 1} attempts)"
+                raise failure
+            if wait is None:
+                wait = min(self.max_backoff, self.backoff * 2**attempt)
+                wait *= 0.75 + 0.25 * random.random()
+            if wait > self.max_retry_after or time.monotonic() + wait >= deadline_at:
+                failure.message += f" (the server asked to retry in {wait:g} s)"
+                raise failure
+            await _sleep(wait)
+            attempt += 1
