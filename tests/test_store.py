@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 import pytest
@@ -30,19 +31,22 @@ def test_memory_store_folds_events_into_one_document():
         assert [e["type"] for e in store.events(sid)] == ["text", "text", "finish"]
 
 
-def test_events_are_committed_in_batches_not_one_by_one(tmp_path):
-    store = Store(tmp_path / "s.duckdb", batch_size=50, batch_interval=3600)
+def test_the_writer_commits_in_batches_without_being_asked(tmp_path):
+    store = Store(tmp_path / "s.duckdb", batch_size=50, batch_interval=0.05)
     sid = store.create_stream(provider="p", model="m")
-    for i in range(120):
-        store.append(sid, text_event(i / 100, "x"))
-    # 2 full batches committed, 20 events still queued in memory
-    raw = store._cursor().execute("SELECT count(*) FROM events").fetchone()[0]
-    assert raw == 100
-    assert store.get(sid).text == "x" * 120  # reads see the queued ones
-    store.flush()
-    assert store._cursor().execute("SELECT count(*) FROM events").fetchone()[0] == 120
-    row = store._cursor().execute("SELECT content, version FROM streams").fetchone()
-    assert row == ("x" * 120, 120)
+    for i in range(1000):
+        store.append(sid, text_event(i / 1000, "x"))
+    assert store.get(sid).text == "x" * 1000  # reads see what is still queued
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with store.cursor() as cur:
+            if cur.execute("SELECT count(*) FROM events").fetchall()[0][0] == 1000:
+                break
+        time.sleep(0.02)
+    with store.cursor() as cur:
+        row = cur.execute("SELECT content, version FROM streams").fetchall()[0]
+    assert row == ("x" * 1000, 1000)
+    assert 1 <= store.commits <= 1000 // 50 + 2  # batches, not one transaction per event
     store.close()
 
 
@@ -153,8 +157,10 @@ def test_a_file_held_by_another_process_is_reported_as_locked(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreLockedError, match="held by another process .PID"):
-            Store(path)
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError, match="in use by another process .PID"):
+            Store(path, lock_timeout=0.5)
+        assert time.monotonic() - started < 5
     finally:
         holder.communicate("")
 
@@ -165,10 +171,12 @@ def test_streams_left_open_by_a_killed_process_become_interrupted(tmp_path):
         import os, sys
         sys.path.insert(0, {SRC!r})
         from streamwidget import Store
-        store = Store({str(path)!r}, batch_size=10, batch_interval=3600)
+        store = Store({str(path)!r}, batch_size=1000, batch_interval=3600)
         sid = store.create_stream(provider="p", model="m")
         for i in range(25):
             store.append(sid, {{"t": i / 10, "type": "text", "text": "w%d " % i}})
+            if i == 19:
+                store.flush()  # 20 events committed, 5 only in memory
         print(sid, flush=True)
         os.kill(os.getpid(), 9)  # die without closing: 5 queued events are lost
     """)

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS streams (
     version BIGINT DEFAULT 0,        -- number of events applied
     owner_pid INTEGER,
     owner_host VARCHAR,
+    owner_started DOUBLE,            -- the owner's start time: tells it from a reused PID
     created_at TIMESTAMPTZ DEFAULT now(),
     updated_at TIMESTAMPTZ DEFAULT now()
 );

@@ -3,26 +3,29 @@
 Narrow interface: open, create/append (the batch writer), get/read, subscribe, recover. The
 manager is the only writer of a stream; widgets subscribe and never write.
 
-Writes are batched: :meth:`Store.append` folds the event into the in-memory document,
-notifies subscribers at once, and queues the event row; the queue is committed in one
-transaction (events inserted with one ``INSERT ... SELECT unnest(...)``, each touched document
-updated once) when it holds ``batch_size`` events, when ``batch_interval`` seconds have passed,
-when a stream ends, on :meth:`Store.flush`, and on :meth:`Store.close`.
+Writes are batched and never block the caller: :meth:`Store.append` folds the event into the
+in-memory document, notifies subscribers at once, and queues the event row. A writer thread
+commits the queue in one transaction (new streams, then events with one
+``INSERT ... SELECT unnest(...)``, then one ``UPDATE`` per touched document that appends only
+the new text) every ``batch_interval`` seconds, sooner when ``batch_size`` events wait or a
+stream ends; :meth:`Store.flush` and :meth:`Store.close` commit at once.
+
+Several processes (notebooks) share one file: each holds it only while busy (see
+:mod:`streamwidget.lease`), so a second kernel streams and reads history next to the first.
 
 Errors::
 
     StoreError               a store cannot be opened or written; the message says what to do
-     └── StoreLockedError    another process holds the file (DuckDB allows one writer process)
+     └── StoreLockedError    another process kept the file longer than we could wait
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
+import contextlib
 import copy
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -35,8 +38,10 @@ from typing import Any
 
 import duckdb
 
+from . import owner
 from .document import Document, ToolCall
 from .events import Event, is_terminal
+from .lease import Lease, LeaseTimeout
 from .recording import Recording
 from .schema import SCHEMA_SQL, STREAM_COLUMNS
 
@@ -48,7 +53,7 @@ class StoreError(RuntimeError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the store file."""
+    """Another process kept the store file longer than we could wait."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class Change:
 
     stream_id: str
     document: Document
-    #: The event just applied in memory; ``None`` for a commit notification.
+    #: The event just applied in memory; ``None`` for a commit notification (which comes
+    #: from the writer thread).
     event: Event | None
     committed: bool
 
@@ -91,7 +97,12 @@ class _Live:
 
 
 class Store:
-    """A DuckDB-backed store. ``Store()`` opens the default file; ``Store(":memory:")`` too."""
+    """A DuckDB-backed store. ``Store()`` opens the default file; ``Store(":memory:")`` too.
+
+    ``lock_timeout``: how long a read or a commit waits for another process to let go of
+    the file before :class:`StoreLockedError` (queued events are kept and retried).
+    ``idle_release``: seconds of idleness after which the file is let go.
+    """
 
     def __init__(
         self,
@@ -99,22 +110,44 @@ class Store:
         *,
         batch_size: int = 512,
         batch_interval: float = 0.1,
+        lock_timeout: float = 10.0,
+        idle_release: float = 1.0,
     ):
         self.path = ":memory:" if path == ":memory:" else str(Path(path or default_path()))
         self.batch_size = batch_size
         self.batch_interval = batch_interval
-        self._lock = threading.RLock()
-        self._local = threading.local()
+        self.lock_timeout = lock_timeout
+        self.idle_release = idle_release
+        self._lock = threading.RLock()  # the database (lease and cursors)
+        self._state = threading.Lock()  # the in-memory documents and queues
+        self._commit_lock = threading.Lock()  # one commit at a time, in order
         self._live: dict[str, _Live] = {}
+        self._creates: list[list[Any]] = []
         self._pending: list[tuple[str, int, float, str, str]] = []
         self._dirty: set[str] = set()
         self._subscribers: dict[str, list[Callback]] = {}
-        self._last_flush = time.monotonic()
-        self._timer: asyncio.TimerHandle | None = None
-        self._con = _connect(self.path)
         self._closed = False
-        self._con.execute(SCHEMA_SQL)
-        self.recovered = self._recover()
+        self._last_used = time.monotonic()
+        self.write_error: StoreError | None = None
+        self.commits = 0  # transactions written (for tests and measurements)
+        self._wake = threading.Event()
+        self._owner = owner.current()
+        if self.path != ":memory:":
+            _check_folder(self.path)
+        try:
+            self._lease = Lease(self.path)
+            with self._lock:
+                self._cursor().execute(SCHEMA_SQL)
+                self.recovered = self._recover()
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"the store {self.path} cannot be read ({type(exc).__name__}: {exc}). If the "
+                "file is damaged, move it aside; streamwidget then starts a new, empty store."
+            ) from None
+        self._writer = threading.Thread(
+            target=self._write_loop, name="streamwidget-writer", daemon=True
+        )
+        self._writer.start()
         ref = weakref.ref(self)
         atexit.register(lambda: (s := ref()) is not None and s.close())
 
@@ -130,13 +163,11 @@ class Store:
         header: dict[str, Any] | None = None,
         stream_id: str | None = None,
     ) -> str:
-        """Add a ``pending`` document and return its id (committed at once, so it is visible)."""
+        """Add a ``pending`` document and return its id (written with the next batch)."""
         stream_id = stream_id or _new_id("s")
-        document = Document(stream_id, model=model, provider=provider)
-        with self._lock:
-            self._cursor().execute(
-                "INSERT INTO streams (id, conversation_id, status, model, provider, request,"
-                " header, owner_pid, owner_host) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        pid, host, started = self._owner
+        with self._state:
+            self._creates.append(
                 [
                     stream_id,
                     conversation_id,
@@ -144,16 +175,19 @@ class Store:
                     provider,
                     _json(request or {}),
                     _json(header or {}),
-                    os.getpid(),
-                    socket.gethostname(),
-                ],
+                    pid,
+                    host,
+                    started,
+                ]
             )
-            self._live[stream_id] = _Live(document)
+            self._live[stream_id] = _Live(Document(stream_id, model=model, provider=provider))
+        self._wake.set()
         return stream_id
 
     def append(self, stream_id: str, event: Event) -> Document:
         """Apply one event (with ``t``) to a stream this store is writing, and queue it."""
-        with self._lock:
+        payload = {k: v for k, v in event.items() if k not in ("t", "type")}
+        with self._state:
             live = self._live.get(stream_id)
             if live is None:
                 raise StoreError(
@@ -161,7 +195,6 @@ class Store:
                     "(finished, or created elsewhere)"
                 )
             live.document.apply(event)
-            payload = {k: v for k, v in event.items() if k not in ("t", "type")}
             self._pending.append(
                 (
                     stream_id,
@@ -174,100 +207,147 @@ class Store:
             live.next_seq += 1
             self._dirty.add(stream_id)
             document = live.document
+            urgent = len(self._pending) >= self.batch_size
         self._notify(Change(stream_id, document, event, committed=False))
-        if (
-            is_terminal(event)
-            or len(self._pending) >= self.batch_size
-            or time.monotonic() - self._last_flush >= self.batch_interval
-        ):
-            self.flush()
-        else:
-            self._schedule_flush()
+        if urgent or is_terminal(event):
+            self._wake.set()
         return document
 
     def flush(self) -> None:
-        """Commit every queued event and document change in one transaction."""
-        with self._lock:
-            if not self._pending or self._closed:
-                return
-            rows, dirty = self._pending, self._dirty
-            cur = self._cursor()
-            cur.execute("BEGIN TRANSACTION")
+        """Commit everything queued now, in this thread (waiting for the file if needed)."""
+        if not self._closed:
+            self._commit()
+
+    def _commit(self) -> None:
+        with self._commit_lock:
+            with self._state:
+                if not (self._pending or self._creates):
+                    return
+                creates, rows, dirty = self._creates, self._pending, self._dirty
+                self._creates, self._pending, self._dirty = [], [], set()
+                updates = [self._document_row(self._live[sid]) for sid in dirty]
             try:
+                with self._lock:
+                    self._write(creates, rows, updates)
+            except Exception as exc:
+                with self._state:  # keep everything for the next attempt
+                    self._creates = creates + self._creates
+                    self._pending = rows + self._pending
+                    self._dirty |= dirty
+                if isinstance(exc, LeaseTimeout):
+                    error: StoreError = StoreLockedError(
+                        f"{exc}. The events are kept in memory and written when it lets go; "
+                        "close that kernel or give it more time."
+                    )
+                else:
+                    error = StoreError(
+                        f"could not write to the store {self.path}: {exc}. The "
+                        "events are kept in memory and retried."
+                    )
+                self.write_error = error
+                raise error from exc
+            self.write_error = None
+            self.commits += 1
+            changes = []
+            with self._state:
+                for update in updates:
+                    live = self._live[update[-1]]
+                    live.committed_text, live.committed_reasoning = update[-3], update[-2]
+                    changes.append(Change(live.document.stream_id, live.document, None, True))
+                    if update[0] in ("complete", "error", "cancelled", "interrupted"):
+                        del self._live[update[-1]]
+        for change in changes:
+            self._notify(change)
+
+    def _document_row(self, live: _Live) -> list[Any]:
+        """The UPDATE parameters for one document (taken under the state lock)."""
+        doc = live.document
+        return [
+            doc.status,
+            doc.text_since(live.committed_text),
+            doc.reasoning_since(live.committed_reasoning),
+            _json([c.to_dict() for c in doc.tool_calls]),
+            _json(doc.error),
+            _json(doc.usage),
+            doc.finish_reason,
+            doc.first_token_t,
+            doc.last_t,
+            doc.version,
+            doc.text_length,
+            doc.reasoning_length,
+            doc.stream_id,
+        ]
+
+    def _write(
+        self, creates: list[list[Any]], rows: list[tuple[Any, ...]], updates: list[list[Any]]
+    ) -> None:
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            if creates:
+                cur.execute(
+                    "INSERT INTO streams (id, conversation_id, status, model, provider, request,"
+                    " header, owner_pid, owner_host, owner_started) SELECT unnest($1::VARCHAR[]),"
+                    " unnest($2::VARCHAR[]), 'pending', unnest($3::VARCHAR[]),"
+                    " unnest($4::VARCHAR[]), unnest($5::JSON[]), unnest($6::JSON[]),"
+                    " unnest($7::INTEGER[]), unnest($8::VARCHAR[]), unnest($9::DOUBLE[])",
+                    [list(column) for column in zip(*creates)],
+                )
+            if rows:
                 cur.execute(
                     "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
                     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
                     [list(column) for column in zip(*rows)],
                 )
-                for stream_id in dirty:
-                    self._update_document(cur, self._live[stream_id])
-                cur.execute("COMMIT")
-            except Exception as exc:
-                cur.execute("ROLLBACK")
-                raise StoreError(
-                    f"could not write to the store {self.path}: {exc}. The events "
-                    "are kept in memory and written on the next flush."
-                ) from exc
-            self._pending, self._dirty = [], set()
-            self._last_flush = time.monotonic()
-            changes = []
-            for stream_id in dirty:
-                live = self._live[stream_id]
-                live.committed_text = live.document.text_length
-                live.committed_reasoning = live.document.reasoning_length
-                changes.append(Change(stream_id, live.document, None, committed=True))
-                if live.document.done:
-                    del self._live[stream_id]
-        for change in changes:
-            self._notify(change)
+            # Append only the new text: rewriting the whole text per batch would make the WAL
+            # grow with the square of the reply length.
+            for update in updates:
+                cur.execute(
+                    "UPDATE streams SET status = ?, content = content || ?,"
+                    " reasoning = reasoning || ?, tool_calls = ?, error = ?, usage = ?,"
+                    " finish_reason = ?, first_token_t = ?, last_t = ?, version = ?,"
+                    " updated_at = now() WHERE id = ?",
+                    update[:10] + update[-1:],
+                )
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
 
-    def _update_document(self, cur: duckdb.DuckDBPyConnection, live: _Live) -> None:
-        doc = live.document
-        # Append only the new text: rewriting the whole text per batch would make the WAL grow
-        # with the square of the reply length.
-        cur.execute(
-            "UPDATE streams SET status = ?, content = content || ?, reasoning = reasoning || ?,"
-            " tool_calls = ?, error = ?, usage = ?, finish_reason = ?, first_token_t = ?,"
-            " last_t = ?, version = ?, updated_at = now() WHERE id = ?",
-            [
-                doc.status,
-                doc.text_since(live.committed_text),
-                doc.reasoning_since(live.committed_reasoning),
-                _json([c.to_dict() for c in doc.tool_calls]),
-                _json(doc.error),
-                _json(doc.usage),
-                doc.finish_reason,
-                doc.first_token_t,
-                doc.last_t,
-                doc.version,
-                doc.stream_id,
-            ],
-        )
-
-    def _schedule_flush(self) -> None:
-        """Inside an event loop, make sure a partial batch is committed within the interval."""
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: the next append past the interval, flush() or close() commits
-
-        def fire() -> None:
-            self._timer = None
-            if not self._closed:
-                self.flush()
-
-        self._timer = loop.call_later(self.batch_interval, fire)
+    def _write_loop(self) -> None:
+        """The writer thread: commit on time, let the file go when idle or wanted."""
+        while not self._closed:
+            busy = self._lease.held or self._pending or self._creates
+            self._wake.wait(self.batch_interval if busy else None)
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self._commit()
+            except StoreError:
+                time.sleep(self.batch_interval)  # kept in memory; retried on the next round
+                continue
+            except Exception as exc:  # never let the writer die silently
+                self.write_error = StoreError(f"the store writer failed: {exc!r}")
+                continue
+            with self._lock:
+                idle = (
+                    not self._live
+                    and not self._pending
+                    and time.monotonic() - self._last_used > self.idle_release
+                )
+                if self._lease.held and (idle or self._lease.wanted()):
+                    self._lease.release()
 
     # -- reading ----------------------------------------------------------------------
 
     def get(self, stream_id: str) -> Document:
         """The document of a stream: live (with uncommitted changes) or as stored."""
-        with self._lock:
+        with self._state:
             live = self._live.get(stream_id)
             if live is not None:
                 return copy.deepcopy(live.document)
+        with self._lock:
             row = (
                 self._cursor()
                 .execute(
@@ -281,8 +361,8 @@ class Store:
 
     def events(self, stream_id: str) -> list[Event]:
         """Every event of a stream, in order, including queued ones."""
+        self.flush()
         with self._lock:
-            self.flush()
             rows = (
                 self._cursor()
                 .execute(
@@ -295,6 +375,7 @@ class Store:
 
     def recording(self, stream_id: str) -> Recording:
         """A stream as a :class:`Recording`, ready to save, replay or compare."""
+        self.flush()
         with self._lock:
             row = (
                 self._cursor()
@@ -326,35 +407,47 @@ class Store:
 
     def streams(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest streams: id, status, model, provider, created_at, length of the text."""
-        with self._lock:
-            self.flush()
-            cur = self._cursor().execute(
-                "SELECT id, status, model, provider, created_at, length(content) AS chars"
-                " FROM streams ORDER BY created_at DESC LIMIT ?",
-                [limit],
-            )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._dicts(
+            "SELECT id, status, model, provider, created_at, length(content) AS chars"
+            " FROM streams ORDER BY created_at DESC LIMIT ?",
+            [limit],
+        )
 
     def sql(
         self, query: str, params: list[Any] | dict[str, Any] | None = None
-    ) -> duckdb.DuckDBPyRelation:
+    ) -> duckdb.DuckDBPyRelation | None:
         """Run SQL against the store (tables: conversations, messages, streams, events).
 
-        The relation is lazy and gets a cursor of its own, so leaving it unread (or showing
-        it in a notebook) never blocks the writer.
+        Returns the result as a relation held in memory, so it stays usable after the store
+        lets the file go to another kernel. For lazy relations over the file itself, use
+        ``with store.cursor() as cur: ...``.
         """
         self.flush()
-        return self.connection.sql(query, params=params)
+        with self._lock:
+            relation = self._cursor().sql(query, params=params)
+            return None if relation is None else _materialize(relation)
+
+    def cursor(self) -> _CursorContext:
+        """``with store.cursor() as cur:`` — the raw DuckDB API, the file held meanwhile."""
+        self.flush()
+        return _CursorContext(self)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB cursor on the store, for users who want the raw API."""
+        """A new cursor on the file. It stops working when the store lets the file go (after
+        an idle second, or when another kernel asks for it): prefer :meth:`sql` or
+        :meth:`cursor`."""
         self.flush()
         with self._lock:
-            if self._closed:
-                raise StoreError(f"the store {self.path} is closed")
-            return self._con.cursor()
+            self._cursor()
+            return self._lease.new_cursor()
+
+    def _dicts(self, query: str, params: list[Any]) -> list[dict[str, Any]]:
+        self.flush()
+        with self._lock:
+            cur = self._cursor().execute(query, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
 
     # -- conversations ------------------------------------------------------------------
 
@@ -380,26 +473,56 @@ class Store:
         return message_id
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT m.id, m.role, coalesce(s.content, m.content) AS content, m.stream_id,"
+            " s.status FROM messages m LEFT JOIN streams s ON s.id = m.stream_id"
+            " WHERE m.conversation_id = ? ORDER BY m.seq",
+            [conversation_id],
+        )
+
+    def conversations(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recently active conversations: id, title, created_at, updated_at (the
+        last message, else the creation time) and the number of messages."""
+        return self._dicts(
+            "SELECT c.id, c.title, c.created_at, coalesce(max(m.created_at), c.created_at)"
+            " AS updated_at, count(m.id) AS messages FROM conversations c LEFT JOIN messages"
+            " m ON m.conversation_id = c.id GROUP BY c.id, c.title, c.created_at"
+            " ORDER BY updated_at DESC, c.created_at DESC LIMIT ?",
+            [limit],
+        )
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        """One conversation's id, title and created_at; ``KeyError`` if there is none."""
+        rows = self._dicts(
+            "SELECT id, title, created_at FROM conversations WHERE id = ?", [conversation_id]
+        )
+        if not rows:
+            raise KeyError(f"no conversation {conversation_id!r} in the store {self.path}")
+        return rows[0]
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
         with self._lock:
-            self.flush()
-            cur = self._cursor().execute(
-                "SELECT m.id, m.role, coalesce(s.content, m.content) AS content, m.stream_id,"
-                " s.status FROM messages m LEFT JOIN streams s ON s.id = m.stream_id"
-                " WHERE m.conversation_id = ? ORDER BY m.seq",
-                [conversation_id],
+            self._cursor().execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", [title, conversation_id]
             )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def set_message_stream(self, message_id: str, stream_id: str) -> None:
+        """Point an assistant message at another stream (a regenerated reply). The old
+        stream stays in the store, still tagged with its conversation."""
+        with self._lock:
+            self._cursor().execute(
+                "UPDATE messages SET stream_id = ? WHERE id = ?", [stream_id, message_id]
+            )
 
     # -- subscriptions ------------------------------------------------------------------
 
     def subscribe(self, stream_id: str, callback: Callback) -> Callable[[], None]:
         """Call ``callback(change)`` on every change of a stream; returns the unsubscribe."""
-        with self._lock:
+        with self._state:
             self._subscribers.setdefault(stream_id, []).append(callback)
 
         def unsubscribe() -> None:
-            with self._lock:
+            with self._state:
                 callbacks = self._subscribers.get(stream_id, [])
                 if callback in callbacks:
                     callbacks.remove(callback)
@@ -408,8 +531,23 @@ class Store:
 
     def follow(self, stream_id: str, callback: Callback) -> tuple[Document, Callable[[], None]]:
         """The document now and a subscription from exactly that point (no gap, no overlap)."""
-        with self._lock:
-            return self.get(stream_id), self.subscribe(stream_id, callback)
+        with self._state:
+            live = self._live.get(stream_id)
+            if live is not None:
+                return copy.deepcopy(live.document), self._subscribe_locked(stream_id, callback)
+        document = self.get(stream_id)  # finished: nothing more will come
+        return document, self.subscribe(stream_id, callback)
+
+    def _subscribe_locked(self, stream_id: str, callback: Callback) -> Callable[[], None]:
+        self._subscribers.setdefault(stream_id, []).append(callback)
+
+        def unsubscribe() -> None:
+            with self._state:
+                callbacks = self._subscribers.get(stream_id, [])
+                if callback in callbacks:
+                    callbacks.remove(callback)
+
+        return unsubscribe
 
     def _notify(self, change: Change) -> None:
         for callback in list(self._subscribers.get(change.stream_id, ())):
@@ -418,20 +556,17 @@ class Store:
     # -- lifecycle ----------------------------------------------------------------------
 
     def _recover(self) -> list[str]:
-        """Mark streams left unfinished by a process that is gone as ``interrupted``."""
+        """End streams whose writing process is gone with an ``interrupted`` event."""
         rows = (
             self._cursor()
             .execute(
-                "SELECT id, owner_pid, owner_host, coalesce(last_t, 0), version FROM streams"
+                "SELECT id, owner_pid, owner_host, owner_started, coalesce(last_t, 0) FROM streams"
                 " WHERE status IN ('pending', 'streaming')"
             )
             .fetchall()
         )
-        # DuckDB lets one process hold the file, so a stream still open here was left by
-        # another process that is gone (or by this one, when it opened the file twice).
-        here = (os.getpid(), socket.gethostname())
-        orphans = [row for row in rows if (row[1], row[2]) != here]
-        for stream_id, _pid, _host, last_t, _version in orphans:
+        orphans = [row for row in rows if not owner.alive(row[1], row[2], row[3])]
+        for stream_id, _pid, _host, _started, last_t in orphans:
             seq = (
                 self._cursor()
                 .execute(
@@ -441,9 +576,10 @@ class Store:
             )
             document = self._load_document(stream_id)
             document.version = seq
-            live = _Live(document, next_seq=seq)
-            self._live[stream_id] = live
+            self._live[stream_id] = _Live(document, next_seq=seq)
             self.append(stream_id, {"t": last_t, "type": "interrupted"})
+        if orphans:
+            self._commit()
         return [row[0] for row in orphans]
 
     def _load_document(self, stream_id: str) -> Document:
@@ -455,18 +591,16 @@ class Store:
         return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
 
     def close(self) -> None:
-        """Commit what is queued and close the file. Safe to call twice."""
-        with self._lock:
-            if self._closed:
-                return
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            try:
-                self.flush()
-            finally:
-                self._closed = True
-                self._con.close()
+        """Commit what is queued and let the file go. Safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self._commit()
+        finally:
+            self._closed = True
+            self._wake.set()
+            with self._lock:
+                self._lease.close()
 
     def __enter__(self) -> Store:
         return self
@@ -479,13 +613,170 @@ class Store:
         return f"<Store {self.path} ({state})>"
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        """DuckDB connections are not shareable across threads: one cursor per thread."""
+        """A cursor for this thread, holding the file (call with ``self._lock`` held)."""
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._local.cursor = self._con.cursor()
+        self._last_used = time.monotonic()
+        was_held = self._lease.held
+        try:
+            cursor = self._lease.cursor(self.lock_timeout)
+        except LeaseTimeout as exc:
+            raise StoreLockedError(
+                f"{exc}. Close that kernel, or use another file: Store(path=...) or {ENV_VAR}."
+            ) from None
+        if not was_held:
+            self._wake.set()  # the writer lets the file go again when idle or wanted
         return cursor
+
+    # -- import: recordings written back as streams (replay & debugging, see transfer.py) ----
+    #
+    # Added for streamwidget.transfer. An imported recording keeps its own times and becomes
+    # one finished stream, written in one transaction. Importing the same content twice
+    # gives back the first stream: the sha256 of the recording's canonical form
+    # (_recording_sha256) is kept in streams.recording_sha256, a column this section adds
+    # on first use (ALTER TABLE ... ADD COLUMN IF NOT EXISTS).
+
+    def find_recording(self, recording: Recording) -> str | None:
+        """The id of a stream in this store with exactly ``recording``'s content, if any:
+        an earlier import of it, or the stream it was exported from (its ``stream_id``)."""
+        digest = _recording_sha256(recording)
+        self.flush()  # never under _lock: the writer thread takes the two the other way round
+        with self._lock:
+            rows = (
+                self._import_cursor()
+                .execute("SELECT id FROM streams WHERE recording_sha256 = ? LIMIT 1", [digest])
+                .fetchall()  # fetchall, not fetchone: DuckDB 2 keeps a half-read result open
+            )
+        if rows:
+            return rows[0][0]
+        origin = recording.header.get("stream_id")
+        if (
+            isinstance(origin, str)
+            and self._stream_exists(origin)
+            and _recording_sha256(self.recording(origin)) == digest
+        ):
+            return origin
+        return None
+
+    def import_recording(self, recording: Recording, *, stream_id: str | None = None) -> str:
+        """Write ``recording`` into the store as a finished stream; return its id.
+
+        Content already in the store (see :meth:`find_recording`) is not written again: its
+        id is returned. The new stream takes ``stream_id``, else the header's ``stream_id``
+        when this store has no stream by that id, else a new id. A recording that does not
+        end (no terminal event) gets an ``interrupted`` event at its last ``t``, as a stream
+        whose writer died would. A header ``conversation_id`` tags the stream (the
+        conversation row is created, titled ``conversation_title``, if missing).
+        """
+        with _IMPORT_LOCK:
+            existing = self.find_recording(recording)
+            if existing is not None:
+                return existing
+            if stream_id is not None and self._stream_exists(stream_id):
+                raise StoreError(f"the store {self.path} already has a stream {stream_id!r}")
+            origin = recording.header.get("stream_id")
+            if stream_id is None and isinstance(origin, str) and origin:
+                stream_id = None if self._stream_exists(origin) else origin
+            stream_id = stream_id or _new_id("s")
+            self._write_import(recording, stream_id)
+        return stream_id
+
+    def _write_import(self, recording: Recording, stream_id: str) -> None:
+        events = [{**e, "t": float(e.get("t", 0.0))} for e in recording.events]
+        if not events or not is_terminal(events[-1]):
+            events.append({"t": events[-1]["t"] if events else 0.0, "type": "interrupted"})
+        header = recording.header
+        provider, model = recording.provider or None, recording.model or None
+        doc = Document.from_events(events, stream_id, model=model, provider=provider)
+        fixed = ("streamwidget", "version", "provider", "model", "request", "stream_id")
+        extra = {k: v for k, v in header.items() if k not in fixed}
+        conversation = header.get("conversation_id")
+        conversation = conversation if isinstance(conversation, str) else None
+        pid, host, started = self._owner
+        row = [
+            stream_id,
+            conversation,
+            doc.status,
+            doc.text,
+            doc.reasoning,
+            _json([c.to_dict() for c in doc.tool_calls]),
+            _json(doc.error),
+            _json(doc.usage),
+            doc.finish_reason,
+            model,
+            provider,
+            _json(header.get("request") or {}),
+            _json(extra),
+            doc.first_token_t,
+            doc.last_t,
+            doc.version,
+            pid,
+            host,
+            started,
+            str(header.get("created_at") or ""),
+            _recording_sha256(recording),
+        ]
+        columns = [
+            [stream_id] * len(events),
+            list(range(len(events))),
+            [e["t"] for e in events],
+            [str(e["type"]) for e in events],
+            [_json({k: v for k, v in e.items() if k not in ("t", "type")}) for e in events],
+        ]
+        with self._lock:
+            cur = self._import_cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                if conversation is not None:
+                    cur.execute(
+                        "INSERT OR IGNORE INTO conversations (id, title) VALUES (?, ?)",
+                        [conversation, str(header.get("conversation_title") or "Imported")],
+                    )
+                cur.execute(
+                    "INSERT INTO streams (id, conversation_id, status, content, reasoning,"
+                    " tool_calls, error, usage, finish_reason, model, provider, request, header,"
+                    " first_token_t, last_t, version, owner_pid, owner_host, owner_started,"
+                    " created_at, recording_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?, coalesce(TRY_CAST(? AS TIMESTAMPTZ), now()), ?)",
+                    row,
+                )
+                cur.execute(
+                    "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
+                    " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
+                    columns,
+                )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+
+    def _import_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor, with the ``recording_sha256`` column in place (call under ``_lock``)."""
+        cur = self._cursor()
+        if not getattr(self, "_import_ready", False):
+            cur.execute("ALTER TABLE streams ADD COLUMN IF NOT EXISTS recording_sha256 VARCHAR")
+            self._import_ready = True
+        return cur
+
+    def _stream_exists(self, stream_id: str) -> bool:
+        with self._state:
+            if stream_id in self._live:
+                return True
+        with self._lock:
+            cur = self._cursor()
+            return bool(cur.execute("SELECT 1 FROM streams WHERE id = ?", [stream_id]).fetchall())
+
+
+class _CursorContext:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self.store._lock.acquire()
+        return self.store._cursor()
+
+    def __exit__(self, *exc: object) -> None:
+        self.store._lock.release()
 
 
 _default: Store | None = None
@@ -501,9 +792,7 @@ def default_store() -> Store:
         return _default
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
-    if path == ":memory:":
-        return duckdb.connect(":memory:")
+def _check_folder(path: str) -> None:
     parent = Path(path).parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -517,28 +806,31 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
             f"the folder {parent} is not writable, so the store {path} cannot be "
             f"opened. Pass Store(path=...) or set {ENV_VAR} to a writable place."
         )
-    try:
-        return duckdb.connect(path)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreLockedError(
-                f"the store {path} is held by another process ({_holder(exc)}). Close that "
-                f"kernel, or use another file: Store(path=...) or {ENV_VAR}."
-            ) from None
-        raise StoreError(f"cannot open the store {path}: {exc}") from None
-    except duckdb.Error as exc:
-        raise StoreError(
-            f"the store {path} cannot be read ({type(exc).__name__}: {exc}). If the file is "
-            "damaged, move it aside; streamwidget then starts a new, empty store."
-        ) from None
 
 
-def _holder(exc: Exception) -> str:
-    text = str(exc)
-    marker = "PID "
-    if marker in text:
-        return "PID " + text.split(marker, 1)[1].split(")", 1)[0].strip()
-    return "see the DuckDB message: " + text
+_scratch = threading.local()
+
+
+def _materialize(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """Copy a result into an in-memory table (dropped when the relation is collected)."""
+    con = getattr(_scratch, "con", None)
+    if con is None:
+        con = _scratch.con = duckdb.connect(":memory:")
+    name = f"result_{uuid.uuid4().hex[:12]}"
+    columns = [f'"{c}" {t}' for c, t in zip(relation.columns, relation.types)]
+    con.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
+    rows = relation.fetchall()
+    if rows:
+        casts = ", ".join(f"unnest(${i + 1}::{t}[])" for i, t in enumerate(relation.types))
+        con.execute(f"INSERT INTO {name} SELECT {casts}", [list(c) for c in zip(*rows)])
+    result = con.table(name)
+    weakref.finalize(result, _drop, con, name)
+    return result
+
+
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _document_from_row(row: dict[str, Any]) -> Document:
@@ -565,3 +857,25 @@ def _json(value: Any) -> str:
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+# -- import helper (see Store.import_recording) ------------------------------------------------
+
+#: Header keys that say where a copy of a recording came from, not what it holds.
+_PROVENANCE_KEYS = frozenset({"stream_id"})
+#: One import at a time, so two threads importing the same recording cannot both write it.
+_IMPORT_LOCK = threading.Lock()
+
+
+def _recording_sha256(recording: Recording) -> str:
+    """The sha256 of a recording's canonical JSON Lines: header without provenance keys, every
+    line with sorted keys, ``t`` as a float (the store keeps it as a DOUBLE)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    header = {k: v for k, v in recording.header.items() if k not in _PROVENANCE_KEYS}
+    lines = [header] + [{**e, "t": float(e.get("t", 0.0))} for e in recording.events]
+    for line in lines:
+        text = json.dumps(line, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        digest.update(text.encode("utf-8") + b"\n")
+    return digest.hexdigest()
