@@ -38,9 +38,14 @@ from typing import Any
 
 import duckdb
 
+try:  # the C string encoder behind json.dumps(ensure_ascii=False)
+    from json.encoder import c_encode_basestring as _encode_string
+except ImportError:  # pragma: no cover - pure-Python builds
+    from json.encoder import py_encode_basestring as _encode_string
+
 from . import owner
 from .document import Document, ToolCall
-from .events import Event, is_terminal
+from .events import TERMINAL_TYPES, Event, is_terminal
 from .lease import Lease, LeaseTimeout
 from .recording import Recording
 from .schema import SCHEMA_SQL, STREAM_COLUMNS
@@ -186,7 +191,8 @@ class Store:
 
     def append(self, stream_id: str, event: Event) -> Document:
         """Apply one event (with ``t``) to a stream this store is writing, and queue it."""
-        payload = {k: v for k, v in event.items() if k not in ("t", "type")}
+        kind = event["type"]
+        payload = _payload_json(event)
         with self._state:
             live = self._live.get(stream_id)
             if live is None:
@@ -195,21 +201,13 @@ class Store:
                     "(finished, or created elsewhere)"
                 )
             live.document.apply(event)
-            self._pending.append(
-                (
-                    stream_id,
-                    live.next_seq,
-                    float(event.get("t", 0.0)),
-                    str(event["type"]),
-                    _json(payload),
-                )
-            )
+            self._pending.append((stream_id, live.next_seq, event.get("t", 0.0), kind, payload))
             live.next_seq += 1
             self._dirty.add(stream_id)
             document = live.document
             urgent = len(self._pending) >= self.batch_size
         self._notify(Change(stream_id, document, event, committed=False))
-        if urgent or is_terminal(event):
+        if (urgent or kind in TERMINAL_TYPES) and not self._wake.is_set():
             self._wake.set()
         return document
 
@@ -849,6 +847,14 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         first_token_t=row["first_token_t"],
         last_t=row["last_t"] or 0.0,
     )
+
+
+def _payload_json(event: Event) -> str:
+    """An event's fields other than ``t`` and ``type``, as JSON (text events on a fast path:
+    they are nearly all of a stream)."""
+    if len(event) == 3 and "text" in event and "t" in event:
+        return '{"text":' + _encode_string(event["text"]) + "}"
+    return _json({k: v for k, v in event.items() if k not in ("t", "type")})
 
 
 def _json(value: Any) -> str:
