@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import json
 import threading
 import time
@@ -134,7 +135,10 @@ def start(
     task: asyncio.Task[Document] | concurrent.futures.Future[Document]
     try:
         loop = asyncio.get_running_loop()
-        task = loop.create_task(coro)
+        # An empty context: in a kernel, what the stream sends is then attributed to the cell
+        # running at that moment, not to the cell that started it (tools such as nbconvert
+        # only listen to the running cell).
+        task = contextvars.Context().run(loop.create_task, coro)
     except RuntimeError:
         loop = _background_loop()
         task = asyncio.run_coroutine_threadsafe(coro, loop)

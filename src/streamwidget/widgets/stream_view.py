@@ -23,6 +23,7 @@ import traitlets
 from ..document import Document
 from ..manager import StreamHandle
 from ..store import Change, Store, default_store
+from . import static
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 TEXT_FIELDS = ("text", "reasoning")
@@ -91,6 +92,7 @@ class StreamView(anywidget.AnyWidget):
         self._timer: asyncio.TimerHandle | None = None
         self._last_frame = 0.0
         self.frames_sent = 0
+        self._displays: list[Any] = []
         document, self._unsubscribe = store.follow(stream_id, self._on_change)
         self._document = document
         self._offsets = {name: utf16_len(getattr(document, name)) for name in TEXT_FIELDS}
@@ -166,12 +168,14 @@ class StreamView(anywidget.AnyWidget):
         """The stream ended: last frame out, full text into state, stop following."""
         if self._timer is not None:
             self._timer.cancel()
+        self._state_dirty = False  # the state goes below, in one message with the full text
         self._send_frame()
         with self.hold_sync():
             self.text = document.text
             self.reasoning = document.reasoning
             self._sync_state(document)
         self._unsubscribe()
+        self._update_displays()
 
     # -- front end → widget ---------------------------------------------------------------
 
@@ -179,6 +183,27 @@ class StreamView(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("kind") == "resync":
             document = self._document
             self.send({"kind": "snapshot", "text": document.text, "reasoning": document.reasoning})
+
+    # -- where no widget front end runs ---------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view, plus the document as markdown and text for static renderers."""
+        widget = super()._repr_mimebundle_(**kwargs)
+        data = dict(widget[0] if isinstance(widget, tuple) else widget or {})
+        data["text/plain"] = static.plain(self._document)
+        data["text/markdown"] = static.markdown(self._document)
+        return data
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        # with a display id, the saved output is brought up to date when the stream ends
+        self._displays.append(display(self._repr_mimebundle_(), raw=True, display_id=True))
+
+    def _update_displays(self) -> None:
+        for handle in self._displays:
+            if handle is not None:
+                handle.update(self._repr_mimebundle_(), raw=True)
 
     @property
     def document(self) -> Document:

@@ -1,0 +1,91 @@
+"""What a stream shows where no widget front end runs: GitHub's notebook preview, nbconvert
+HTML, a terminal IPython. The markdown is defanged: raw HTML is escaped outside code, and
+links and images keep only http(s), mailto and in-page targets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..document import Document
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.S)
+_LINK = re.compile(r"(!?\[[^\]]*\]\()\s*<?([^)\s>]*)>?([^)]*\))")
+_SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.I)
+
+
+def markdown(document: Document) -> str:
+    """The document as safe markdown: a status line, tool calls, the text, the error."""
+    parts = [_status_line(document)]
+    for call in document.tool_calls:
+        args = json.dumps(call.arguments) if call.arguments is not None else call.args_text
+        line = f"- 🔧 `{call.name}({_one_line(args)})` — {call.status}"
+        if call.error:
+            line += f": {_one_line(call.error)}"
+        parts.append(line)
+    if document.text:
+        parts.append(_defang(document.text))
+    if document.error:
+        parts.append(f"> **{document.error['kind']}**: {_one_line(document.error['message'])}")
+    return "\n\n".join(parts)
+
+
+def plain(document: Document) -> str:
+    """The document as text for a terminal."""
+    lines = [_status_line(document).strip("*")]
+    lines += [f"[tool] {c.name}: {c.status}" for c in document.tool_calls]
+    if document.text:
+        lines.append(document.text)
+    if document.error:
+        lines.append(f"[{document.error['kind']}] {document.error['message']}")
+    return "\n".join(lines)
+
+
+def _status_line(document: Document) -> str:
+    who = " · ".join(x for x in (document.provider, document.model) if x)
+    return f"*streamwidget{' · ' + who if who else ''} · {document.status}*"
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return _escape_html(text[:200] + ("…" if len(text) > 200 else ""))
+
+
+def _escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _defang(text: str) -> str:
+    out, fence = [], None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)[0] * 3
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None:
+            line = _defang_line(line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _defang_line(line: str) -> str:
+    pieces, last = [], 0
+    for match in _INLINE_CODE.finditer(line):  # code spans stay as they are
+        pieces.append(_defang_prose(line[last : match.start()]))
+        pieces.append(match.group(0))
+        last = match.end()
+    pieces.append(_defang_prose(line[last:]))
+    return "".join(pieces)
+
+
+def _defang_prose(text: str) -> str:
+    text = _escape_html(text)
+    return _LINK.sub(_defang_link, text)
+
+
+def _defang_link(match: re.Match[str]) -> str:
+    """Images become plain links (nothing loads by itself); unsafe targets become ``#``."""
+    opening, url, rest = match.group(1).lstrip("!"), match.group(2), match.group(3)
+    return f"{opening}{url if _SAFE_URL.match(url) else '#'}{rest}"
