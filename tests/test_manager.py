@@ -161,3 +161,15 @@ async def test_replay_keeps_the_recorded_pace():
 def test_replay_speed_must_be_sensible():
     with pytest.raises(ValueError, match="speed must be a number >= 0"):
         ReplayProvider(Recording.bundled("hello"), speed=-1)
+
+
+async def test_start_and_ask_take_a_model_string(comms):
+    from streamwidget.shortcuts import ask
+
+    store = Store(":memory:")
+    doc = await start("replay:hello", store=store)
+    assert doc.content_equal(Recording.bundled("hello").document())
+    view = ask("replay:hello", "Say hello", system="Be brief", store=store)
+    final = await view.handle
+    assert final.status == "complete" and view.text == final.text
+    assert store.recording(final.stream_id).header["request"]["replay_of"] == "bundled:hello"

@@ -106,7 +106,7 @@ class StreamHandle:
 
 
 def start(
-    provider: Provider,
+    provider: Provider | str,
     *,
     request: ChatRequest | None = None,
     store: Store | None = None,
@@ -121,6 +121,10 @@ def start(
     goes back, the model continues — at most ``max_steps`` model responses, all in one
     document. Replays never run tools: their results come from the recording.
     """
+    if isinstance(provider, str):  # a model string such as "openai:gpt-4o-mini"
+        from .providers.models import resolve_model
+
+        provider = resolve_model(provider)
     store = store if store is not None else default_store()
     request = request or ChatRequest()
     stream_id = store.create_stream(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .manager import start
+from .providers.base import ChatRequest, Provider
 from .providers.replay import ReplayProvider
 from .recording import Recording
 from .store import Store
+from .tools import Tool
 from .widgets.stream_view import StreamView
 
 
@@ -22,3 +26,24 @@ def replay(
     provider = ReplayProvider(recording, speed=speed)
     header = {k: v for k, v in provider.recording.header.items() if k in ("title", "description")}
     return StreamView(start(provider, store=store, header=header))
+
+
+def ask(
+    model: Provider | str,
+    prompt: str,
+    *,
+    system: str | None = None,
+    tools: Iterable[Tool | Callable[..., Any]] = (),
+    store: Store | None = None,
+    **options: Any,
+) -> StreamView:
+    """Ask a model one question and show the reply as it streams.
+
+    ``model`` is a provider or a model string (``"openai:gpt-4o-mini"``,
+    ``"anthropic:claude-sonnet-4-5"``, ``"ollama:llama3.2"``, ``"replay:hello"``);
+    ``options`` go to the request (``temperature``, ``max_tokens``, ...).
+    """
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": prompt})
+    request = ChatRequest(messages=messages, options=options)
+    return StreamView(start(model, request=request, store=store, tools=tools))
