@@ -201,3 +201,13 @@ def test_store_file_is_a_real_duckdb_database(tmp_path):
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT status FROM streams").fetchall() == [("complete",)]
     con.close()
+
+
+def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql():
+    store = Store(":memory:")
+    sid = store.create_stream()
+    store.append(sid, {"t": 0.1, "type": "finish", "reason": "stop"})
+    store.flush()
+    assert store.get(sid).status == "complete"  # read from the table
+    assert store.recording(sid).events[-1]["type"] == "finish"
+    assert store.sql("SELECT 1 AS one").fetchall() == [(1,)]

@@ -1,5 +1,6 @@
 // Tool call cards: name, live status chip, duration, collapsible arguments and result.
 // Cards are keyed by call id and updated in place, so an open <details> stays open.
+// With an `onDecision` option, a card awaiting approval shows Approve / Deny buttons.
 
 import "./tools.css";
 import { h, setText, show } from "./dom";
@@ -32,18 +33,26 @@ interface Card {
   resultLabel: HTMLElement;
   resultBody: HTMLElement;
   error: HTMLElement;
+  actions: HTMLElement | null;
   /** What the args/result bodies were last rendered from (skip re-formatting big JSON). */
   argsKey: string;
   resultKey: string;
+}
+
+export interface ToolCardsOptions {
+  /** Called when Approve (true) or Deny (false) is clicked on a `pending_approval` card. */
+  onDecision?: (callId: string, approve: boolean) => void;
 }
 
 export class ToolCards {
   readonly el: HTMLElement;
   private readonly doc: Document;
   private readonly cards = new Map<string, Card>();
+  private readonly onDecision: ToolCardsOptions["onDecision"];
 
-  constructor(doc: Document) {
+  constructor(doc: Document, options: ToolCardsOptions = {}) {
     this.doc = doc;
+    this.onDecision = options.onDecision;
     this.el = h(doc, "div", "sw-tools");
     this.el.hidden = true;
   }
@@ -101,11 +110,31 @@ export class ToolCards {
 
     const error = h(doc, "div", "sw-tool-error");
     error.hidden = true;
-    root.append(head, error, args, result);
+    const actions = this.onDecision ? this.createActions(call.id) : null;
+    root.append(head, ...(actions ? [actions] : []), error, args, result);
     return {
-      root, summary, chip, time, args, argsBody, result, resultLabel, resultBody, error,
+      root, summary, chip, time, args, argsBody, result, resultLabel, resultBody, error, actions,
       argsKey: "", resultKey: "",
     };
+  }
+
+  private createActions(callId: string): HTMLElement {
+    const doc = this.doc;
+    const actions = h(doc, "div", "sw-tool-actions");
+    actions.hidden = true;
+    actions.append(h(doc, "span", "sw-tool-ask", "This tool needs your approval to run."));
+    for (const [action, label] of [["approve", "Approve"], ["deny", "Deny"]] as const) {
+      const button = h(doc, "button", `sw-btn sw-tool-${action}`, label) as HTMLButtonElement;
+      button.type = "button";
+      button.dataset.action = action;
+      button.addEventListener("click", () => {
+        // One decision per call: both buttons wait until the status moves on.
+        for (const b of Array.from(actions.querySelectorAll("button"))) b.disabled = true;
+        this.onDecision?.(callId, action === "approve");
+      });
+      actions.append(button);
+    }
+    return actions;
   }
 
   private fill(card: Card, call: ToolCall, now: number | null): void {
@@ -126,6 +155,14 @@ export class ToolCards {
       setText(card.argsBody, argsText(call));
     }
     show(card.args, Boolean(call.args_text) || call.arguments !== null);
+
+    if (card.actions) {
+      const asking = status === "pending_approval";
+      if (asking && card.actions.hidden) {
+        for (const b of Array.from(card.actions.querySelectorAll("button"))) b.disabled = false;
+      }
+      show(card.actions, asking);
+    }
 
     setText(card.error, call.error ?? "");
     show(card.error, Boolean(call.error));

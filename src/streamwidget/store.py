@@ -346,12 +346,10 @@ class Store:
             if live is not None:
                 return copy.deepcopy(live.document)
         with self._lock:
-            row = (
-                self._cursor()
-                .execute(
+            row = _first(
+                self._cursor().execute(
                     f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id]
                 )
-                .fetchone()
             )
         if row is None:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
@@ -375,13 +373,11 @@ class Store:
         """A stream as a :class:`Recording`, ready to save, replay or compare."""
         self.flush()
         with self._lock:
-            row = (
-                self._cursor()
-                .execute(
+            row = _first(
+                self._cursor().execute(
                     "SELECT provider, model, request, header, created_at FROM streams WHERE id = ?",
                     [stream_id],
                 )
-                .fetchone()
             )
         if row is None:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
@@ -570,7 +566,7 @@ class Store:
                 .execute(
                     "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE stream_id = ?", [stream_id]
                 )
-                .fetchone()[0]
+                .fetchall()[0][0]
             )
             document = self._load_document(stream_id)
             document.version = seq
@@ -581,10 +577,10 @@ class Store:
         return [row[0] for row in orphans]
 
     def _load_document(self, stream_id: str) -> Document:
-        row = (
-            self._cursor()
-            .execute(f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id])
-            .fetchone()
+        row = _first(
+            self._cursor().execute(
+                f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id]
+            )
         )
         return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
 
@@ -829,6 +825,12 @@ def _materialize(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
     with contextlib.suppress(duckdb.Error):
         con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _first(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row, reading the whole result: a half-read result would block the cursor."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
 
 
 def _document_from_row(row: dict[str, Any]) -> Document:

@@ -1,0 +1,275 @@
+// anywidget front end of Chat: one conversation, its turns live, a composer, the chat list.
+//
+// The factory's closure holds the model's text buffers (ChatSyncs, one StreamSync per
+// assistant message), shared by every view; `initialize` owns the custom-message handler and
+// `render` builds DOM. Deltas are routed by message id; nothing is rendered per token: views
+// redraw at most once per animation frame.
+
+import "./styles.css";
+import "./chat.css";
+import { ConversationList } from "./chat_history";
+import { actionButton as button, Composer } from "./chat_composer";
+import { canRetry, ChatSyncs, withLive } from "./chat_logic";
+import type { AssistantTurn, ChatModel, ChatMsg, Turn } from "./chat_model";
+import { AssistantTurnView, type TurnActions, UserTurnView } from "./chat_turn";
+import { h, setText, show } from "./dom";
+import type { WidgetModel } from "./model";
+
+type AnyModel = WidgetModel<ChatModel>;
+type TurnView = UserTurnView | AssistantTurnView;
+
+const DEMO_PROMPTS = ["Say hello", "Explain how streaming works", "Review my code", "What's the weather in Paris?"];
+
+function connect(model: AnyModel): { syncs: ChatSyncs; dispose: () => void } {
+  const syncs = new ChatSyncs((msg) => model.send(msg));
+  const onMessage = (msg: unknown) => syncs.route(msg);
+  const onTurns = () => syncs.retain(new Set((model.get("turns") ?? []).map((t) => t.id)));
+  model.on("msg:custom", onMessage);
+  model.on("change:turns", onTurns);
+  return {
+    syncs,
+    dispose() {
+      model.off("msg:custom", onMessage);
+      model.off("change:turns", onTurns);
+      syncs.dispose();
+    },
+  };
+}
+
+function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
+  const doc = el.ownerDocument;
+  const win = doc.defaultView ?? window;
+  const send = (msg: ChatMsg) => model.send(msg);
+
+  const root = h(doc, "div", "sw-stream sw-chat");
+  const bar = h(doc, "div", "sw-chat-bar");
+  const historyButton = button(doc, "sw-btn-quiet sw-history-toggle", "history", "Chats", "Earlier chats");
+  historyButton.setAttribute("aria-expanded", "false");
+  const title = h(doc, "span", "sw-chat-title");
+  const modelName = h(doc, "span", "sw-chat-model");
+  const newChat = button(doc, "sw-btn-quiet sw-new-chat", "new-chat", "New chat", "Start a new conversation");
+  bar.append(historyButton, title, h(doc, "span", "sw-spacer"), modelName, newChat);
+
+  const history = new ConversationList(doc, (id) => send({ kind: "open", conversation_id: id }));
+  history.el.hidden = true;
+  const log = h(doc, "div", "sw-chat-log");
+  log.setAttribute("role", "log");
+  const empty = h(doc, "div", "sw-chat-empty");
+  const emptyText = h(doc, "div", "sw-chat-empty-text");
+  const prompts = h(doc, "div", "sw-chat-prompts");
+  empty.append(emptyText, prompts);
+  const turnsBox = h(doc, "div", "sw-chat-turns");
+  log.append(empty, turnsBox);
+
+  const notice = h(doc, "div", "sw-chat-notice");
+  notice.setAttribute("role", "alert");
+  const noticeText = h(doc, "span", "sw-chat-notice-text");
+  const dismiss = button(doc, "sw-btn-quiet", "dismiss", "×", "Dismiss");
+  notice.append(noticeText, dismiss);
+
+  const composer = new Composer(doc, (text) => submit(text), () => {
+    send({ kind: "stop" });
+    requested = false;
+  });
+
+  const column = h(doc, "div", "sw-chat-column");
+  column.append(log, notice, composer.el);
+  const main = h(doc, "div", "sw-chat-main");
+  main.append(history.el, column);
+  root.append(bar, main);
+  el.append(root);
+
+  const views = new Map<string, TurnView>();
+  // Stop shows from the moment a reply is asked for, before the kernel confirms it.
+  let requested = false;
+  let stickToBottom = true;
+  let liveClock = { t: null as number | null, at: 0 };
+
+  const actions: TurnActions = {
+    decide: (messageId, callId, approve) =>
+      send({ kind: approve ? "approve" : "deny", message_id: messageId, call_id: callId }),
+    retry: () => {
+      requested = true;
+      stickToBottom = true;
+      send({ kind: "retry" });
+      schedule();
+    },
+    copy: (text, target) => {
+      const done = (label: string) => {
+        target.textContent = label;
+        win.setTimeout(() => (target.textContent = "Copy"), 1500);
+      };
+      const clipboard = win.navigator.clipboard;
+      if (!clipboard) return done("Copy failed");
+      clipboard.writeText(text).then(() => done("Copied"), () => done("Copy failed"));
+    },
+  };
+
+  function submit(text: string): boolean {
+    if (requested || model.get("busy")) return false;
+    send({ kind: "send", text });
+    requested = true;
+    stickToBottom = true;
+    schedule();
+    return true;
+  }
+
+  newChat.addEventListener("click", () => {
+    send({ kind: "new_chat" });
+    composer.input.focus();
+  });
+  historyButton.addEventListener("click", () => {
+    history.el.hidden = !history.el.hidden;
+    historyButton.setAttribute("aria-expanded", String(!history.el.hidden));
+    schedule();
+  });
+  dismiss.addEventListener("click", () => send({ kind: "dismiss" }));
+  prompts.addEventListener("click", (event) => {
+    const chip = (event.target as Element | null)?.closest?.<HTMLElement>(".sw-prompt");
+    if (chip?.textContent) submit(chip.textContent.trim());
+  });
+  log.addEventListener("scroll", () => {
+    stickToBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+  });
+
+  function viewFor(turn: Turn): TurnView {
+    let view = views.get(turn.id);
+    const wanted = turn.role === "assistant" ? AssistantTurnView : UserTurnView;
+    if (!view || !(view instanceof wanted)) {
+      view?.el.remove();
+      view = turn.role === "assistant" ? new AssistantTurnView(doc, turn, actions) : new UserTurnView(doc, turn);
+      views.set(turn.id, view);
+    }
+    return view;
+  }
+
+  function draw(): void {
+    const turns = model.get("turns") ?? [];
+    const live = model.get("live") ?? {};
+    const busy = Boolean(model.get("busy"));
+    const retryable = canRetry(turns, busy || requested);
+    const now = win.performance.now();
+    const clock = liveClock.t === null ? null : liveClock.t + (now - liveClock.at) / 1000;
+    let previous: Element | null = null;
+    let ticking = false;
+    turns.forEach((turn, index) => {
+      const view = viewFor(turn);
+      if (view instanceof AssistantTurnView) {
+        const merged = withLive(turn as AssistantTurn, live);
+        const retry = retryable && index === turns.length - 1;
+        const isLive = live.message_id === turn.id;
+        if (isLive || view.drawn !== merged || view.el.dataset.retry !== String(retry)) {
+          view.el.dataset.retry = String(retry);
+          view.update(merged, syncs.sync(merged), { retry, clock });
+        }
+        ticking ||= view.ticking();
+      } else {
+        view.update(turn);
+      }
+      const expected: Element | null = previous ? previous.nextElementSibling : turnsBox.firstElementChild;
+      if (expected !== view.el) turnsBox.insertBefore(view.el, expected);
+      previous = view.el;
+    });
+    const ids = new Set(turns.map((t) => t.id));
+    for (const [id, view] of views) {
+      if (!ids.has(id)) {
+        view.el.remove();
+        views.delete(id);
+      }
+    }
+
+    const modelLabel = model.get("model_name") ?? "";
+    root.dataset.busy = String(busy || requested);
+    setText(title, model.get("title") || "New chat");
+    setText(modelName, modelLabel);
+    show(empty, turns.length === 0);
+    setText(emptyText, modelLabel === "replay:demo"
+      ? "Demo model: it answers from bundled recordings, no key needed. Try one of these:"
+      : "Send a message to start the conversation.");
+    if (modelLabel === "replay:demo" && !prompts.childElementCount) {
+      prompts.append(...DEMO_PROMPTS.map((text) => button(doc, "sw-prompt", "prompt", text)));
+    }
+    show(prompts, modelLabel === "replay:demo");
+
+    const conversations = model.get("conversations") ?? [];
+    const others = conversations.filter((c) => c.id !== model.get("conversation_id")).length;
+    setText(historyButton, others ? `Chats (${others})` : "Chats");
+    if (!history.el.hidden) history.update(conversations, model.get("conversation_id"), Date.now());
+
+    setText(noticeText, model.get("notice") ?? "");
+    show(notice, Boolean(model.get("notice")));
+    composer.update(busy || requested);
+    setTicking(ticking);
+    if (stickToBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  let ticker: number | null = null;
+  function setTicking(on: boolean): void {
+    if (on && ticker === null) ticker = win.setInterval(schedule, 250);
+    if (!on && ticker !== null) {
+      win.clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
+  let frame: number | null = null;
+  function schedule(): void {
+    if (frame === null) {
+      frame = win.requestAnimationFrame(() => {
+        frame = null;
+        draw();
+      });
+    }
+  }
+
+  const onLive = () => {
+    liveClock = { t: model.get("live")?.meta?.last_t ?? null, at: win.performance.now() };
+    schedule();
+  };
+  const onSettled = () => {
+    requested = false;
+    schedule();
+  };
+  const changes = ["turns", "title", "conversations", "model_name", "conversation_id"];
+  for (const name of changes) model.on(`change:${name}`, schedule);
+  model.on("change:live", onLive);
+  model.on("change:busy", onSettled);
+  model.on("change:notice", onSettled);
+  const unsubscribe = syncs.subscribe(schedule);
+  onLive();
+  draw();
+
+  return () => {
+    unsubscribe();
+    for (const name of changes) model.off(`change:${name}`, schedule);
+    model.off("change:live", onLive);
+    model.off("change:busy", onSettled);
+    model.off("change:notice", onSettled);
+    if (frame !== null) win.cancelAnimationFrame(frame);
+    setTicking(false);
+    root.remove();
+  };
+}
+
+export default () => {
+  let shared: ReturnType<typeof connect> | null = null;
+  return {
+    initialize({ model }: { model: AnyModel }) {
+      shared = connect(model);
+      const mine = shared;
+      return () => {
+        mine.dispose();
+        if (shared === mine) shared = null;
+      };
+    },
+    render({ model, el }: { model: AnyModel; el: HTMLElement }) {
+      // anywidget always initializes first; a private set of buffers keeps render usable alone.
+      const own = shared ? null : connect(model);
+      const unmount = mount(model, el, (shared ?? own!).syncs);
+      return () => {
+        unmount();
+        own?.dispose();
+      };
+    },
+  };
+};

@@ -1,0 +1,141 @@
+// Pure logic of the Chat view (no DOM): text buffers per message, what the composer does with
+// a key, relative times, and how the live state overrides a turn. Unit-tested.
+
+import type { AssistantTurn, ChatMsg, LiveState, Turn } from "./chat_model";
+import { isTerminal } from "./model";
+import { StreamSync } from "./sync";
+
+/** What a keydown in the message box means: send, or leave it to the textarea. */
+export function keyAction(e: {
+  key: string;
+  shiftKey?: boolean;
+  isComposing?: boolean;
+  keyCode?: number;
+}): "send" | null {
+  // Enter that finishes an IME composition (keyCode 229 in some browsers) must not send.
+  if (e.key !== "Enter" || e.isComposing || e.keyCode === 229) return null;
+  return e.shiftKey ? null : "send";
+}
+
+/** "just now", "5 min ago", "3 h ago", "yesterday", "4 d ago", else the date. */
+export function relativeTime(iso: string, now: number): string {
+  const then = Date.parse(iso);
+  if (!Number.isFinite(then)) return "";
+  const minutes = Math.floor((now - then) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.floor(hours / 24);
+  if (days === 1) return "yesterday";
+  if (days < 7) return `${days} d ago`;
+  return new Date(then).toISOString().slice(0, 10);
+}
+
+/** An assistant turn with the live state of its stream laid over it. */
+export function withLive(turn: AssistantTurn, live: LiveState): AssistantTurn {
+  if (live.message_id !== turn.id || live.stream_id !== turn.stream_id) return turn;
+  return {
+    ...turn,
+    status: live.status ?? turn.status,
+    tool_calls: live.tool_calls ?? turn.tool_calls,
+    error: live.error ?? turn.error,
+    meta: live.meta ?? turn.meta,
+  };
+}
+
+/** Retry regenerates the last reply, and only when nothing is streaming. */
+export function canRetry(turns: readonly Turn[], busy: boolean): boolean {
+  const last = turns[turns.length - 1];
+  return !busy && last?.role === "assistant" && isTerminal(last.status);
+}
+
+interface Entry {
+  streamId: string;
+  sync: StreamSync;
+}
+
+/**
+ * One StreamSync per assistant message, fed by the kernel's deltas and snapshots (routed by
+ * `message_id`) and by the turns' final text. A retried turn (same message, new stream)
+ * starts over with a fresh buffer.
+ */
+export class ChatSyncs {
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<() => void>();
+  private readonly send: (msg: ChatMsg) => void;
+
+  constructor(send: (msg: ChatMsg) => void) {
+    this.send = send;
+  }
+
+  /** Entry point for `msg:custom`: deltas and snapshots go to their message's buffers. */
+  route(msg: unknown): void {
+    if (!msg || typeof msg !== "object") return;
+    const m = msg as Record<string, unknown>;
+    if ((m.kind !== "delta" && m.kind !== "snapshot") || typeof m.message_id !== "string") return;
+    this.entry(m.message_id, null).sync.handleMessage(msg);
+  }
+
+  /** The buffers of an assistant turn, told its status and final text. */
+  sync(turn: AssistantTurn): StreamSync {
+    const entry = this.entry(turn.id, turn.stream_id);
+    entry.sync.setTraits(turn.status, turn.text ?? "", turn.reasoning ?? "");
+    // A live turn with nothing yet (a view opened mid-reply) asks for the document.
+    if (!isTerminal(turn.status)) entry.sync.ensureContent();
+    return entry.sync;
+  }
+
+  has(messageId: string): boolean {
+    return this.entries.has(messageId);
+  }
+
+  /** Forget the buffers of messages no longer shown (another conversation was opened). */
+  retain(ids: ReadonlySet<string>): void {
+    for (const [id, entry] of this.entries) {
+      if (!ids.has(id)) {
+        entry.sync.dispose();
+        this.entries.delete(id);
+      }
+    }
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  dispose(): void {
+    for (const entry of this.entries.values()) entry.sync.dispose();
+    this.entries.clear();
+    this.listeners.clear();
+  }
+
+  /** `streamId` null: a message seen in a delta before its turn arrived (adopt it later). */
+  private entry(messageId: string, streamId: string | null): Entry {
+    let entry = this.entries.get(messageId);
+    if (entry && streamId !== null && entry.streamId !== streamId) {
+      if (entry.streamId) {
+        entry.sync.dispose(); // the message was retried: its old text must not show
+        entry = undefined;
+      } else {
+        entry.streamId = streamId;
+      }
+    }
+    if (!entry) {
+      const sync = new StreamSync({
+        send: (msg) => this.send({ ...msg, message_id: messageId }),
+      });
+      sync.subscribe(() => this.emit());
+      entry = { streamId: streamId ?? "", sync };
+      this.entries.set(messageId, entry);
+    }
+    return entry;
+  }
+
+  private emit(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}

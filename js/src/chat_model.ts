@@ -1,0 +1,66 @@
+// Types of the Chat widget: its traits and the custom messages it exchanges with the kernel.
+// Keep these in step with widgets/chat.py.
+
+import type { Meta, Status, ToolCall } from "./model";
+
+export interface UserTurn {
+  id: string;
+  role: "user";
+  text: string;
+}
+
+/** An assistant turn. `text`/`reasoning` are filled once the turn has ended. */
+export interface AssistantTurn {
+  id: string;
+  role: "assistant";
+  stream_id: string;
+  status: Status;
+  text: string;
+  reasoning: string;
+  tool_calls: ToolCall[];
+  error: { kind: string; message: string } | null;
+  meta: Meta;
+}
+
+export type Turn = UserTurn | AssistantTurn;
+
+/** The small state of the turn that is streaming (empty object when none is). */
+export interface LiveState {
+  message_id?: string;
+  stream_id?: string;
+  status?: Status;
+  tool_calls?: ToolCall[];
+  error?: { kind: string; message: string } | null;
+  meta?: Meta;
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  /** ISO 8601 time of the last message. */
+  updated_at: string;
+  messages: number;
+}
+
+/** The synced traits of a Chat model. */
+export interface ChatModel {
+  conversation_id: string;
+  title: string;
+  turns: Turn[];
+  live: LiveState;
+  busy: boolean;
+  conversations: ConversationSummary[];
+  model_name: string;
+  notice: string;
+}
+
+/** Front end → kernel. */
+export type ChatMsg =
+  | { kind: "send"; text: string }
+  | { kind: "stop" }
+  | { kind: "retry" }
+  | { kind: "new_chat" }
+  | { kind: "open"; conversation_id: string }
+  | { kind: "approve" | "deny"; message_id: string; call_id: string }
+  | { kind: "resync"; message_id: string }
+  | { kind: "dismiss" };

@@ -1,0 +1,258 @@
+// The whole Chat view in jsdom with a fake anywidget model: traits and messages in, DOM out,
+// clicks and keys out as messages. Animation frames are queued and flushed by hand.
+
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { JSDOM } from "jsdom";
+import widget from "../src/chat";
+import type { AssistantTurn, ChatModel } from "../src/chat_model";
+import type { ToolCall, WidgetModel } from "../src/model";
+
+type Callback = (...args: any[]) => void;
+
+class FakeModel {
+  attrs: ChatModel = {
+    conversation_id: "c1",
+    title: "New chat",
+    turns: [],
+    live: {},
+    busy: false,
+    conversations: [],
+    model_name: "replay:demo",
+    notice: "",
+  };
+  handlers = new Map<string, Set<Callback>>();
+  sent: any[] = [];
+
+  set(values: Partial<ChatModel>): void {
+    Object.assign(this.attrs, values);
+    for (const key of Object.keys(values)) this.emit(`change:${key}`);
+  }
+  custom(msg: unknown): void {
+    this.emit("msg:custom", msg);
+  }
+  emit(event: string, ...args: unknown[]): void {
+    for (const cb of [...(this.handlers.get(event) ?? [])]) cb(...args);
+  }
+  proxy(): WidgetModel<ChatModel> {
+    return {
+      get: (key) => this.attrs[key],
+      on: (event, cb) => {
+        if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+        this.handlers.get(event)!.add(cb);
+      },
+      off: (event, cb) => {
+        if (event && cb) this.handlers.get(event)?.delete(cb);
+      },
+      send: (msg) => this.sent.push(msg),
+    };
+  }
+  kinds(): string[] {
+    return this.sent.map((m) => m.kind);
+  }
+}
+
+let frames: Array<() => void> = [];
+let cleanups: Array<() => void> = [];
+let doc: Document;
+let win: Window;
+
+beforeEach(() => {
+  const dom = new JSDOM("<!doctype html><body></body>");
+  win = dom.window as unknown as Window;
+  frames = [];
+  dom.window.requestAnimationFrame = (cb: FrameRequestCallback) => frames.push(() => cb(0));
+  dom.window.cancelAnimationFrame = () => {};
+  doc = dom.window.document;
+});
+
+// Unmount after each test: a live view ticks (setInterval) and would keep node running.
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function flush(): void {
+  const pending = frames;
+  frames = [];
+  for (const run of pending) run();
+}
+
+function mount(model: FakeModel) {
+  const w = widget();
+  const stopInit = w.initialize({ model: model.proxy() });
+  const el = doc.createElement("div");
+  doc.body.append(el);
+  const stopRender = w.render({ model: model.proxy(), el });
+  let done = false;
+  cleanups.push(() => {
+    if (!done) (stopRender(), stopInit());
+    done = true;
+  });
+  const q = <T extends HTMLElement = HTMLElement>(sel: string) => el.querySelector<T>(sel)!;
+  return { el, q, stopInit, stopRender };
+}
+
+function reply(id: string, extra: Partial<AssistantTurn> = {}): AssistantTurn {
+  return {
+    id, role: "assistant", stream_id: `s-${id}`, status: "pending", text: "", reasoning: "",
+    tool_calls: [], error: null, meta: {}, ...extra,
+  };
+}
+
+function key(target: HTMLElement, init: KeyboardEventInit): KeyboardEvent {
+  const event = new (win as any).KeyboardEvent("keydown", { bubbles: true, cancelable: true, ...init });
+  target.dispatchEvent(event);
+  return event;
+}
+
+const user = (id: string, text: string) => ({ id, role: "user" as const, text });
+
+describe("Chat front end", () => {
+  test("Enter sends, Shift+Enter does not, and Stop shows before the kernel answers", () => {
+    const model = new FakeModel();
+    const { q } = mount(model);
+    const input = q<HTMLTextAreaElement>(".sw-input");
+    assert.equal(q(".sw-send").hidden, false);
+    assert.equal(q(".sw-stop").hidden, true);
+
+    input.value = "line one";
+    const shifted = key(input, { key: "Enter", shiftKey: true });
+    assert.equal(shifted.defaultPrevented, false, "Shift+Enter leaves the newline to the textarea");
+    assert.deepEqual(model.sent, []);
+
+    const enter = key(input, { key: "Enter" });
+    assert.equal(enter.defaultPrevented, true);
+    assert.deepEqual(model.sent, [{ kind: "send", text: "line one" }]);
+    assert.equal(input.value, "", "the box clears");
+    flush();
+    assert.equal(q(".sw-stop").hidden, false, "Stop is there before the first token");
+    assert.equal(q(".sw-send").hidden, true);
+
+    input.value = "second";
+    key(input, { key: "Enter" });
+    assert.equal(model.sent.length, 1, "no second message while a reply is asked for");
+    q(".sw-stop").click();
+    assert.deepEqual(model.sent.at(-1), { kind: "stop" });
+  });
+
+  test("live deltas render into the assistant turn; the end shows the final text", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    model.set({ turns: [user("u1", "Hi"), reply("m1")], busy: true });
+    flush();
+    assert.equal(q(".sw-turn[data-role=user] .sw-bubble").textContent, "Hi");
+    const turn = q(".sw-turn[data-role=assistant]");
+    assert.equal(turn.dataset.messageId, "m1");
+    assert.equal(q(".sw-typing").hidden, false, "typing dots before the first token");
+    assert.deepEqual(model.sent.at(-1), { kind: "resync", message_id: "m1" });
+
+    model.custom({ kind: "snapshot", message_id: "m1", text: "", reasoning: "" });
+    model.set({ live: { message_id: "m1", stream_id: "s-m1", status: "streaming", tool_calls: [], meta: {} } });
+    model.custom({ kind: "delta", field: "text", at: 0, text: "Hello **wor", message_id: "m1" });
+    model.custom({ kind: "delta", field: "text", at: 11, text: "ld**", message_id: "m1" });
+    flush();
+    assert.equal(turn.dataset.status, "streaming");
+    assert.equal(q(".sw-turn[data-role=assistant] .sw-text").textContent!.trim(), "Hello world");
+    assert.ok(el.querySelector(".sw-caret"));
+    assert.equal(q(".sw-typing").hidden, true);
+    assert.equal(q(".sw-stop").hidden, false);
+
+    model.set({
+      turns: [user("u1", "Hi"), reply("m1", { status: "cancelled", text: "Hello **world**" })],
+      live: {},
+      busy: false,
+    });
+    flush();
+    assert.equal(turn.dataset.status, "cancelled");
+    assert.equal(q(".sw-notice").textContent, "Stopped — partial reply kept");
+    assert.equal(q(".sw-notice").hidden, false);
+    assert.equal(el.querySelector(".sw-caret"), null);
+    assert.equal(q(".sw-text strong").textContent, "world");
+    assert.equal(q(".sw-send").hidden, false);
+    assert.equal(q(".sw-retry").hidden, false, "the last reply can be retried");
+    q(".sw-retry").click();
+    assert.deepEqual(model.sent.at(-1), { kind: "retry" });
+  });
+
+  test("a tool call awaiting approval has Approve and Deny buttons that answer once", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    const call: ToolCall = {
+      id: "call_1", name: "get_weather", status: "pending_approval", args_text: '{"city": "Paris"}',
+      arguments: { city: "Paris" }, result: null, error: null, started_at: 0.1, ended_at: null,
+    };
+    model.set({ turns: [user("u", "weather?"), reply("m1")], busy: true });
+    model.set({ live: { message_id: "m1", stream_id: "s-m1", status: "streaming", tool_calls: [call], meta: {} } });
+    flush();
+    const card = q(".sw-tool[data-status=pending_approval]");
+    assert.equal(card.querySelector<HTMLElement>(".sw-tool-actions")!.hidden, false);
+    const approve = card.querySelector<HTMLButtonElement>("button[data-action=approve]")!;
+    const deny = card.querySelector<HTMLButtonElement>("button[data-action=deny]")!;
+    approve.click();
+    assert.deepEqual(model.sent.at(-1), { kind: "approve", message_id: "m1", call_id: "call_1" });
+    assert.equal(approve.disabled && deny.disabled, true, "one decision per call");
+
+    model.set({ live: { ...model.attrs.live, tool_calls: [{ ...call, status: "running" }] } });
+    flush();
+    assert.equal(card.dataset.status, "running");
+    assert.equal(card.querySelector<HTMLElement>(".sw-tool-actions")!.hidden, true);
+    assert.equal(el.querySelectorAll(".sw-tool").length, 1);
+  });
+
+  test("the conversation list reopens earlier chats; New chat asks for a new one", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    const now = new Date().toISOString();
+    model.set({
+      conversations: [
+        { id: "c1", title: "New chat", updated_at: now, messages: 0 },
+        { id: "c0", title: "Weather in Paris", updated_at: now, messages: 4 },
+      ],
+    });
+    flush();
+    const toggle = q(".sw-history-toggle");
+    assert.equal(toggle.textContent, "Chats (1)");
+    assert.equal(q(".sw-chat-history").hidden, true, "closed until asked for");
+    toggle.click();
+    flush();
+    assert.equal(toggle.getAttribute("aria-expanded"), "true");
+    const items = [...el.querySelectorAll<HTMLElement>(".sw-conv")];
+    assert.deepEqual(items.map((i) => i.querySelector(".sw-conv-title")!.textContent), ["New chat", "Weather in Paris"]);
+    assert.equal(items[0].getAttribute("aria-current"), "true");
+    assert.equal(items[1].querySelector(".sw-conv-when")!.textContent, "just now");
+    items[0].click();
+    assert.deepEqual(model.sent, [], "the open chat is not reopened");
+    items[1].click();
+    assert.deepEqual(model.sent.at(-1), { kind: "open", conversation_id: "c0" });
+    q(".sw-new-chat").click();
+    assert.deepEqual(model.sent.at(-1), { kind: "new_chat" });
+  });
+
+  test("an empty demo chat offers prompts; a notice can be dismissed", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    const prompts = [...el.querySelectorAll<HTMLElement>(".sw-prompt")];
+    assert.ok(prompts.length >= 3);
+    prompts[0].click();
+    assert.deepEqual(model.sent, [{ kind: "send", text: prompts[0].textContent }]);
+    model.set({ busy: true });
+    model.set({ busy: false, notice: "ValueError: the model could not start", turns: [user("u", "x")] });
+    flush();
+    assert.equal(q(".sw-chat-empty").hidden, true);
+    assert.equal(q(".sw-chat-notice").hidden, false);
+    assert.match(q(".sw-chat-notice-text").textContent!, /could not start/);
+    q(".sw-chat-notice button").click();
+    assert.deepEqual(model.sent.at(-1), { kind: "dismiss" });
+  });
+
+  test("cleanup removes the DOM and every listener", () => {
+    const model = new FakeModel();
+    const { el, stopInit, stopRender } = mount(model);
+    stopRender();
+    stopInit();
+    cleanups = [];
+    assert.equal(el.childElementCount, 0);
+    const left = [...model.handlers.values()].reduce((n, set) => n + set.size, 0);
+    assert.equal(left, 0);
+  });
+});
