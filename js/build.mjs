@@ -10,7 +10,7 @@
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 
-export const ENTRIES = ["stream_view"];
+export const ENTRIES = ["stream_view", "chat", "player", "compare"];
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const watch = process.argv.includes("--watch");

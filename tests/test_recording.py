@@ -135,3 +135,15 @@ def test_weather_recording_has_a_tool_call_and_ends_in_error():
     assert doc.tool_calls[0].status == "done"
     args_text = doc.tool_calls[0].args_text
     assert json.loads(args_text) == doc.tool_calls[0].arguments
+
+
+def test_line_separators_inside_json_strings_stay_in_the_text():
+    text = "a\u2028b\u2029c\x1cd\x85e"
+    rec = Recording.new(provider="p", model="m", events=[{"t": 0.1, "type": "text", "text": text}])
+    again = Recording.loads(rec.dumps())
+    assert again.events[0]["text"] == text
+
+
+def test_crlf_line_endings_are_read():
+    crlf = HEADER + '\r\n{"t": 0.1, "type": "text", "text": "a"}\r\n'
+    assert Recording.loads(crlf).document().text == "a"

@@ -211,3 +211,8 @@ def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql():
     assert store.get(sid).status == "complete"  # read from the table
     assert store.recording(sid).events[-1]["type"] == "finish"
     assert store.sql("SELECT 1 AS one").fetchall() == [(1,)]
+
+
+def test_sql_results_with_awkward_column_names():
+    store = Store(":memory:")
+    assert store.sql("""SELECT 1 AS "a""b", 'x' AS "c d" """).fetchall() == [(1, "x")]

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Chat": "widgets.chat",
     "ChatRequest": "providers.base",
+    "Compare": "widgets.compare",
     "Document": "document",
     "EventError": "events",
+    "Player": "widgets.player",
     "Recording": "recording",
     "RecordingError": "recording",
     "ReplayProvider": "providers.replay",
@@ -26,8 +29,14 @@ _EXPORTS = {
     "ToolCall": "document",
     "bundled_recordings": "recording",
     "default_store": "store",
+    "export_jsonl": "transfer",
+    "export_parquet": "transfer",
+    "import_jsonl": "transfer",
+    "import_parquet": "transfer",
     "replay": "shortcuts",
     "start": "manager",
+    "stats": "analytics",
+    "tool": "tools",
 }
 _ALIASES = {"bundled_recordings": "bundled_names"}
 
@@ -47,7 +56,15 @@ def __dir__() -> list[str]:
     return [*globals(), *__all__]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext streamwidget``: registers the ``%%chat`` cell magic."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 if TYPE_CHECKING:
+    from .analytics import stats
     from .document import Document, ToolCall
     from .events import EventError
     from .manager import StreamHandle, start
@@ -57,4 +74,9 @@ if TYPE_CHECKING:
     from .recording import bundled_names as bundled_recordings
     from .shortcuts import replay
     from .store import Store, StoreError, StoreLockedError, default_store
+    from .tools import tool
+    from .transfer import export_jsonl, export_parquet, import_jsonl, import_parquet
+    from .widgets.chat import Chat
+    from .widgets.compare import Compare
+    from .widgets.player import Player
     from .widgets.stream_view import StreamView

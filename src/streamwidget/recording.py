@@ -100,7 +100,9 @@ class Recording:
     @classmethod
     def loads(cls, text: str, *, source: str = "<recording>", strict: bool = True) -> Recording:
         """Parse recording text. See the module docstring for ``strict``."""
-        lines = text.splitlines()
+        # JSON Lines ends lines with \n only: str.splitlines() would also split inside a
+        # string at U+2028 and other separators that JSON allows unescaped
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
         first = next((i for i, line in enumerate(lines) if line.strip()), None)
         if first is None:
             raise RecordingError("empty: a recording needs a header line", source=source)

@@ -811,7 +811,7 @@ def _materialize(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     if con is None:
         con = _scratch.con = duckdb.connect(":memory:")
     name = f"result_{uuid.uuid4().hex[:12]}"
-    columns = [f'"{c}" {t}' for c, t in zip(relation.columns, relation.types)]
+    columns = [f'"{_quote(c)}" {t}' for c, t in zip(relation.columns, relation.types)]
     con.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
     rows = relation.fetchall()
     if rows:
@@ -820,6 +820,10 @@ def _materialize(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     result = con.table(name)
     weakref.finalize(result, _drop, con, name)
     return result
+
+
+def _quote(name: str) -> str:
+    return name.replace('"', '""')
 
 
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:

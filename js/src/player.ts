@@ -1,0 +1,215 @@
+// anywidget front end of the Player: a recording shown at a cursor you can play and scrub.
+//
+// The kernel owns the cursor. This view sends requests (seek, step, play, pause, speed) and
+// draws what the traits say: the final text arrives once (`text_full`), and the cursor traits
+// give its length at the cursor, so the document shown is a slice — see widgets/player.py.
+// Dragging the strip moves the playhead at once and asks the kernel for at most one seek per
+// animation frame (the last position always goes out on release).
+
+import "./styles.css";
+import "./player.css";
+import { h, setText } from "./dom";
+import type { WidgetModel } from "./model";
+import { DocView } from "./player_doc";
+import { Inspector } from "./player_inspector";
+import type { PlayerModel, PlayerMsg } from "./player_model";
+import { axis, setAxis, shortDuration, Strip, timingParts } from "./player_strip";
+
+type AnyModel = WidgetModel<PlayerModel>;
+
+/** Speeds offered, 0 is instant. */
+export const SPEEDS: [number, string, string][] = [
+  [1, "1×", "Real pace"],
+  [2, "2×", "Twice as fast"],
+  [10, "10×", "Ten times as fast"],
+  [0, "∞", "Instant: jump to the end"],
+];
+
+const ICONS: Record<string, string> = {
+  back: "M4 3h2v10H4zM14 3v10L7 8z",
+  play: "M5 3l9 5-9 5z",
+  pause: "M4 3h3v10H4zM9 3h3v10H9z",
+  forward: "M2 3l7 5-7 5zM10 3h2v10h-2z",
+};
+
+function iconButton(doc: Document, cls: string, label: string, icon: string): HTMLButtonElement {
+  const button = h(doc, "button", `sw-btn sw-icon-btn ${cls}`) as HTMLButtonElement;
+  button.type = "button";
+  button.title = label;
+  button.setAttribute("aria-label", label);
+  setIcon(button, icon);
+  return button;
+}
+
+function setIcon(button: HTMLElement, icon: string): void {
+  if (button.dataset.icon === icon) return;
+  button.dataset.icon = icon;
+  button.innerHTML = `<svg viewBox="0 0 16 16" aria-hidden="true"><path d="${ICONS[icon]}"/></svg>`;
+}
+
+/** Seconds as "12.34 s" (the readout needs more precision than formatDuration gives). */
+function clockText(t: number): string {
+  return `${(Number.isFinite(t) ? t : 0).toFixed(2)} s`;
+}
+
+function mount(model: AnyModel, el: HTMLElement): () => void {
+  const doc = el.ownerDocument;
+  const win = doc.defaultView ?? window;
+  const send = (msg: PlayerMsg) => model.send(msg);
+
+  const root = h(doc, "div", "sw-stream sw-player");
+  const title = h(doc, "div", "sw-player-title");
+  const bar = h(doc, "div", "sw-player-bar");
+  const back = iconButton(doc, "sw-step-back", "Step one event back (←)", "back");
+  const play = iconButton(doc, "sw-play", "Play", "play");
+  const forward = iconButton(doc, "sw-step-forward", "Step one event forward (→)", "forward");
+  const speeds = h(doc, "div", "sw-speeds");
+  speeds.setAttribute("role", "group");
+  speeds.setAttribute("aria-label", "Speed");
+  const speedButtons = SPEEDS.map(([value, label, hint]) => {
+    const button = h(doc, "button", "sw-btn sw-speed", label) as HTMLButtonElement;
+    button.type = "button";
+    button.title = hint;
+    button.dataset.speed = String(value);
+    button.addEventListener("click", () => send({ kind: "speed", value }));
+    speeds.append(button);
+    return button;
+  });
+  const readout = h(doc, "span", "sw-player-readout");
+  bar.append(back, play, forward, speeds, h(doc, "span", "sw-spacer"), readout);
+
+  const strip = new Strip(doc, {
+    label: "Timeline: drag to seek",
+    onSeek: (t, final) => requestSeek(t, final),
+    onStep: (by) => send({ kind: "step", by }),
+  });
+  const axisRow = axis(doc, 1);
+  const stats = h(doc, "div", "sw-player-stats");
+  const scroller = h(doc, "div", "sw-player-scroll");
+  const view = new DocView(doc);
+  scroller.append(view.el);
+  const inspector = new Inspector(doc, (position) => send({ kind: "seek", position }));
+  root.append(title, bar, strip.el, axisRow, stats, scroller, inspector.el);
+  el.append(root);
+
+  back.addEventListener("click", () => send({ kind: "step", by: -1 }));
+  forward.addEventListener("click", () => send({ kind: "step", by: 1 }));
+  play.addEventListener("click", () => send({ kind: model.get("playing") ? "pause" : "play" }));
+
+  // Dragging: one seek per animation frame at most; the final one always goes out.
+  let wanted: number | null = null;
+  let seekFrame: number | null = null;
+  function requestSeek(t: number, final: boolean): void {
+    wanted = t;
+    if (final) {
+      if (seekFrame !== null) win.cancelAnimationFrame(seekFrame);
+      seekFrame = null;
+      flushSeek();
+    } else if (seekFrame === null) {
+      seekFrame = win.requestAnimationFrame(() => {
+        seekFrame = null;
+        flushSeek();
+      });
+    }
+  }
+  function flushSeek(): void {
+    if (wanted !== null) send({ kind: "seek", t: wanted });
+    wanted = null;
+  }
+
+  let drawnPosition: number | null = null; // the position the last draw showed
+
+  function drawTimeline(): void {
+    const tl = model.get("timeline");
+    if (!tl || !tl.bins) return;
+    strip.setData(tl);
+    setAxis(axisRow, tl.span);
+    setText(stats, timingParts(tl).join(" · "));
+  }
+
+  function draw(): void {
+    const info = model.get("info") ?? {};
+    const position = model.get("position") ?? 0;
+    const total = info.events ?? 0;
+    const time = model.get("time") ?? 0;
+    const status = model.get("status");
+    const playing = Boolean(model.get("playing"));
+    const speed = model.get("speed");
+    Object.assign(root.dataset, {
+      position: String(position),
+      events: String(total),
+      time: String(time),
+      status,
+      playing: String(playing),
+      speed: String(speed),
+    });
+    setText(title, info.title ?? "");
+    title.hidden = !info.title;
+    title.title = info.source ?? "";
+    setIcon(play, playing ? "pause" : "play");
+    play.title = playing ? "Pause" : position >= total ? "Play from the start" : "Play";
+    play.setAttribute("aria-label", play.title);
+    play.setAttribute("aria-pressed", String(playing));
+    back.disabled = position <= 0;
+    forward.disabled = position >= total;
+    for (const button of speedButtons) {
+      button.setAttribute("aria-pressed", String(Number(button.dataset.speed) === speed));
+    }
+    setText(
+      readout,
+      `${clockText(time)} / ${shortDuration(info.duration ?? 0)} · event ` +
+        `${position.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`,
+    );
+    strip.setCursor(time);
+
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
+    const moved = drawnPosition !== null && drawnPosition !== position;
+    drawnPosition = position;
+    view.update({
+      status,
+      text: (model.get("text_full") ?? "").slice(0, model.get("text_len") ?? 0),
+      reasoning: (model.get("reasoning_full") ?? "").slice(0, model.get("reasoning_len") ?? 0),
+      tool_calls: model.get("tool_calls") ?? [],
+      error: model.get("error"),
+      meta: model.get("meta") ?? {},
+      clock: time,
+    });
+    // The cursor is at the end of the text shown: a seek or a step brings it into sight, and
+    // playback keeps it there unless the reader scrolled up to read.
+    if (moved && (!playing || atBottom)) scroller.scrollTop = scroller.scrollHeight;
+    inspector.update(model.get("inspector") ?? [], position, total);
+  }
+
+  // Render at most once per animation frame, however many trait changes arrive.
+  let frame: number | null = null;
+  function schedule(): void {
+    if (frame === null) {
+      frame = win.requestAnimationFrame(() => {
+        frame = null;
+        draw();
+      });
+    }
+  }
+  const traits = [
+    "position", "time", "text_len", "reasoning_len", "status", "tool_calls", "error", "meta",
+    "inspector", "playing", "speed", "info", "text_full", "reasoning_full",
+  ].map((name) => `change:${name}`);
+  for (const name of traits) model.on(name, schedule);
+  model.on("change:timeline", drawTimeline);
+  drawTimeline();
+  draw();
+
+  return () => {
+    for (const name of traits) model.off(name, schedule);
+    model.off("change:timeline", drawTimeline);
+    if (frame !== null) win.cancelAnimationFrame(frame);
+    if (seekFrame !== null) win.cancelAnimationFrame(seekFrame);
+    root.remove();
+  };
+}
+
+export default () => ({
+  render({ model, el }: { model: AnyModel; el: HTMLElement }) {
+    return mount(model, el);
+  },
+});

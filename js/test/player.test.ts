@@ -1,0 +1,237 @@
+// The Player front end in jsdom with a fake anywidget model: traits in, DOM and requests out.
+
+import assert from "node:assert/strict";
+import { beforeEach, describe, test } from "node:test";
+import { JSDOM } from "jsdom";
+import widget from "../src/player";
+import type { PlayerModel, Timeline } from "../src/player_model";
+import { shortDuration, timingParts } from "../src/player_strip";
+import type { WidgetModel } from "../src/model";
+
+type Callback = (...args: any[]) => void;
+
+const FULL = "# Title\n\nFirst paragraph here.\n\nSecond paragraph follows.\n\nThird.";
+
+function timeline(over: Partial<Timeline> = {}): Timeline {
+  return {
+    span: 10, duration: 10, ttft: 0.5, text_events: 4, output_tokens: 40, tokens_source: "usage",
+    tokens_per_s: 4.2, gap_p50: 0.021, gap_p95: 0.04, gap_max: 1.5, stall_threshold: 0.5,
+    stalls: [[4, 5.5]], stall_time: 1.5, tools: [[6, 7, "get_weather", "done"]],
+    bins: { text: [1, 0, 3, 0, 2, 0, 0, 1, 0, 1], reasoning: [0, 2, 0, 0, 0, 0, 0, 0, 0, 0] },
+    ...over,
+  };
+}
+
+class FakeModel {
+  attrs: PlayerModel = {
+    info: { title: "A recording", source: "bundled:x", model: "m", provider: "p", events: 8, duration: 10 },
+    text_full: FULL,
+    reasoning_full: "",
+    timeline: timeline(),
+    position: 8,
+    time: 10,
+    text_len: FULL.length,
+    reasoning_len: 0,
+    status: "complete",
+    tool_calls: [],
+    error: null,
+    meta: {},
+    inspector: [
+      { i: 6, t: 9.5, type: "text", payload: '{"text": "Third."}' },
+      { i: 7, t: 10, type: "finish", payload: '{"reason": "stop"}' },
+    ],
+    playing: false,
+    speed: 1,
+  };
+  handlers = new Map<string, Set<Callback>>();
+  sent: any[] = [];
+
+  set(values: Partial<PlayerModel>): void {
+    Object.assign(this.attrs, values);
+    for (const key of Object.keys(values)) this.emit(`change:${key}`);
+  }
+  emit(event: string, ...args: unknown[]): void {
+    for (const cb of [...(this.handlers.get(event) ?? [])]) cb(...args);
+  }
+  listenerCount(): number {
+    return [...this.handlers.values()].reduce((n, set) => n + set.size, 0);
+  }
+  proxy(): WidgetModel<PlayerModel> {
+    return {
+      get: (key) => this.attrs[key],
+      on: (event, cb) => {
+        if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+        this.handlers.get(event)!.add(cb);
+      },
+      off: (event, cb) => {
+        if (event && cb) this.handlers.get(event)?.delete(cb);
+      },
+      send: (msg) => this.sent.push(msg),
+    };
+  }
+}
+
+let frames: Array<() => void> = [];
+let doc: Document;
+let win: any;
+
+beforeEach(() => {
+  const dom = new JSDOM("<!doctype html><body></body>");
+  win = dom.window;
+  frames = [];
+  win.requestAnimationFrame = (cb: FrameRequestCallback) => frames.push(() => cb(0));
+  win.cancelAnimationFrame = () => {};
+  doc = win.document;
+});
+
+function flush(): void {
+  const pending = frames;
+  frames = [];
+  for (const run of pending) run();
+}
+
+function mount(model: FakeModel) {
+  const el = doc.createElement("div");
+  doc.body.append(el);
+  const stop = widget().render({ model: model.proxy(), el });
+  const root = el.querySelector<HTMLElement>(".sw-player")!;
+  return { el, stop, root, q: <T extends Element = HTMLElement>(sel: string) => root.querySelector<T>(sel)! };
+}
+
+/** Move the cursor as the kernel would: to `n` characters of the final text. */
+function cursor(model: FakeModel, chars: number, position: number, status: any = "streaming") {
+  model.set({ text_len: chars, position, time: position, status });
+  flush();
+}
+
+describe("Player front end", () => {
+  test("shows the prefix of the final text the cursor traits select", () => {
+    const model = new FakeModel();
+    const { root, q } = mount(model);
+    assert.equal(root.dataset.position, "8");
+    assert.equal(root.dataset.status, "complete");
+    assert.match(q(".sw-text").textContent!, /Third\./);
+    cursor(model, FULL.indexOf("Second"), 3);
+    const shown = q(".sw-text").textContent!;
+    assert.match(shown, /First paragraph here\./);
+    assert.doesNotMatch(shown, /Second|Third/);
+    assert.equal(root.dataset.position, "3");
+    assert.equal(q(".sw-player-doc").dataset.status, "streaming");
+    assert.ok(q(".sw-text .sw-caret"), "a caret while the document at the cursor is streaming");
+  });
+
+  test("moving forward extends the rendered blocks; moving back starts over", () => {
+    const model = new FakeModel();
+    const { q } = mount(model);
+    cursor(model, FULL.indexOf("Second"), 3);
+    const firstBlock = q(".sw-text .sw-block");
+    assert.ok(firstBlock, "finished blocks are rendered once");
+    cursor(model, FULL.indexOf("Third"), 5);
+    assert.equal(q(".sw-text .sw-block"), firstBlock, "forward: earlier blocks are kept as they are");
+    assert.match(q(".sw-text").textContent!, /Second paragraph follows\./);
+    cursor(model, 4, 1);
+    assert.equal(q(".sw-text").textContent!.trim(), "Ti", "the prefix '# Ti' is a heading");
+    assert.notEqual(q(".sw-text .sw-block"), firstBlock);
+  });
+
+  test("dragging the strip seeks by time, at most once per frame, and always on release", () => {
+    const model = new FakeModel();
+    const { q } = mount(model);
+    const strip = q(".sw-strip");
+    strip.getBoundingClientRect = () => ({ left: 100, width: 400, top: 0, height: 44 }) as DOMRect;
+    const at = (type: string, x: number, target: EventTarget) =>
+      target.dispatchEvent(new win.MouseEvent(type, { clientX: x, button: 0, bubbles: true }));
+    at("pointerdown", 200, strip); // 25 %
+    at("pointermove", 250, doc);
+    at("pointermove", 300, doc); // 50 %
+    assert.deepEqual(model.sent, [], "nothing before the animation frame");
+    assert.equal(parseFloat(q(".sw-strip-head").style.left), 50, "the playhead follows the pointer");
+    flush();
+    assert.deepEqual(model.sent, [{ kind: "seek", t: 5 }]);
+    model.set({ time: 2 }); // a late kernel answer must not yank the playhead while dragging
+    flush();
+    assert.equal(parseFloat(q(".sw-strip-head").style.left), 50);
+    at("pointerup", 600, doc); // past the end: clamped
+    assert.deepEqual(model.sent.at(-1), { kind: "seek", t: 10 });
+    at("pointermove", 150, doc);
+    flush();
+    assert.equal(model.sent.length, 2, "no seeks after release");
+  });
+
+  test("buttons and keys ask the kernel to play, pause, step and change speed", () => {
+    const model = new FakeModel();
+    const { q, root } = mount(model);
+    q<HTMLButtonElement>(".sw-play").click();
+    q<HTMLButtonElement>(".sw-step-back").click();
+    assert.equal(q<HTMLButtonElement>(".sw-step-forward").disabled, true, "at the end");
+    root.querySelector<HTMLButtonElement>('.sw-speed[data-speed="10"]')!.click();
+    root.querySelector<HTMLButtonElement>('.sw-speed[data-speed="0"]')!.click();
+    const strip = q(".sw-strip");
+    strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
+    strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "ArrowLeft", shiftKey: true, bubbles: true }));
+    strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "Home", bubbles: true }));
+    assert.deepEqual(model.sent, [
+      { kind: "play" },
+      { kind: "step", by: -1 },
+      { kind: "speed", value: 10 },
+      { kind: "speed", value: 0 },
+      { kind: "step", by: 1 },
+      { kind: "step", by: -10 },
+      { kind: "seek", t: 0 },
+    ]);
+    model.set({ playing: true, speed: 10 });
+    flush();
+    assert.equal(root.dataset.playing, "true");
+    assert.equal(q(".sw-play").getAttribute("aria-label"), "Pause");
+    const pressed = [...root.querySelectorAll('.sw-speed[aria-pressed="true"]')].map((b) => b.textContent);
+    assert.deepEqual(pressed, ["10×"]);
+    q<HTMLButtonElement>(".sw-play").click();
+    assert.deepEqual(model.sent.at(-1), { kind: "pause" });
+  });
+
+  test("the inspector marks past, current and future events and seeks on click", () => {
+    const model = new FakeModel();
+    model.attrs.inspector = [5, 6, 7, 8].map((i) => ({ i, t: i, type: i === 7 ? "tool_call_start" : "text", payload: `{"n": ${i}}` }));
+    model.attrs.position = 8;
+    const { root, q } = mount(model);
+    const when = [...root.querySelectorAll<HTMLElement>(".sw-ev")].map((r) => `${r.dataset.index}:${r.dataset.when}`);
+    assert.deepEqual(when, ["5:past", "6:past", "7:current", "8:future"]);
+    assert.match(q(".sw-inspector-summary").textContent!, /^Event 8 of 8 · tool_call_start/);
+    root.querySelector<HTMLElement>('.sw-ev[data-index="5"] .sw-ev-payload')!.click();
+    assert.deepEqual(model.sent, [{ kind: "seek", position: 6 }]);
+  });
+
+  test("the strip draws stalls, tool calls, time to first token and the metrics", () => {
+    const model = new FakeModel();
+    const { q, root } = mount(model);
+    assert.equal(root.querySelectorAll(".sw-strip-stall").length, 1);
+    assert.equal(root.querySelector(".sw-strip-tool")!.getAttribute("data-status"), "done");
+    assert.equal(root.querySelector(".sw-strip-ttft")!.getAttribute("x1"), "0.500"); // 0.5 s of 10 s over 10 bins
+    assert.match(root.querySelector(".sw-strip-text")!.getAttribute("d")!, /^M0\.12,/);
+    const stats = q(".sw-player-stats").textContent!;
+    assert.match(stats, /TTFT 500 ms · 4\.2 tok\/s · 40 tokens · gaps p50 21 ms · p95 40 ms · max 1\.5 s · 1 stall > 500 ms \(1\.5 s\)/);
+    model.set({ timeline: timeline({ stalls: [], stall_time: 0, span: 20 }) });
+    assert.equal(root.querySelectorAll(".sw-strip-stall").length, 0);
+    assert.equal(q(".sw-strip").dataset.span, "20");
+  });
+
+  test("cleanup removes every listener and the DOM", () => {
+    const model = new FakeModel();
+    const { stop, el } = mount(model);
+    assert.ok(model.listenerCount() > 0);
+    stop();
+    assert.equal(model.listenerCount(), 0);
+    assert.equal(el.children.length, 0);
+  });
+});
+
+describe("timing text", () => {
+  test("durations and parts", () => {
+    assert.equal(shortDuration(0.0213), "21 ms");
+    assert.equal(shortDuration(1.5), "1.5 s");
+    assert.equal(shortDuration(null), "–");
+    const parts = timingParts(timeline({ ttft: null, tokens_per_s: null, tokens_source: "events", stalls: [] }));
+    assert.deepEqual(parts.slice(0, 1), ["40 tokens (text events)"]);
+    assert.equal(parts.at(-1), "no stalls > 500 ms");
+  });
+});

@@ -1,0 +1,273 @@
+"""Seek index and timing of one recording: the document at any position, fast.
+
+A document's text only ever grows by appending, so the text after ``k`` events is a *prefix*
+of the final text: the index keeps the final text once plus the cumulative text length after
+every event. Everything else a document holds (status, tool calls, usage, error, ...) is small;
+the index keeps a copy of it every ``every`` events (a checkpoint). The document at position
+``k`` (the first ``k`` events applied) is then::
+
+    nearest checkpoint at or before k  ──fold the < every events that follow──►  non-text state
+    final_text[:text_end[k]]                                                      text
+    final_reasoning[:reasoning_end[k]]                                            reasoning
+
+— O(log n) to find a position from a time, O(every) to fold, never a full re-fold. The
+result equals ``Document.from_events(events[:k])`` exactly (``tests/test_seek.py`` checks every
+position of every bundled recording). Offsets are also kept in UTF-16 code units, which is
+what a browser's ``string.length`` counts, so a front end holding the final text can slice it.
+
+:func:`timing` computes what the timing strip and the analytics views show; the SQL in
+:mod:`streamwidget.analytics` follows the same definitions (the tests compare them).
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import math
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .document import Document
+from .events import Event
+
+#: Events between two checkpoints: a seek folds at most this many events.
+CHECKPOINT_EVERY = 128
+#: A wait between two events longer than this (seconds) is a stall.
+STALL_THRESHOLD = 0.5
+_TEXT_FIELDS = ("text", "reasoning")
+
+
+def _utf16_len(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _clone(doc: Document) -> Document:
+    """The non-text state of ``doc``, sharing nothing :meth:`Document.apply` changes in place.
+
+    ``apply`` replaces (never mutates) ``usage``, ``error`` and each tool call's ``arguments``
+    and ``result``, so copying the tool call objects is enough; nested tool values are shared
+    with the index — treat them as read-only. The clone's text and reasoning start empty.
+    """
+    clone = copy.copy(doc)
+    clone.text = ""
+    clone.reasoning = ""
+    clone.tool_calls = [copy.copy(call) for call in doc.tool_calls]
+    return clone
+
+
+class SeekIndex:
+    """Random access to the documents of one event list. Build once, then seek in O(log n)."""
+
+    def __init__(
+        self,
+        events: Sequence[Event],
+        *,
+        stream_id: str = "",
+        model: str | None = None,
+        provider: str | None = None,
+        every: int = CHECKPOINT_EVERY,
+    ):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.events = list(events)
+        self.every = every
+        self._meta: dict[str, Any] = {"stream_id": stream_id, "model": model, "provider": provider}
+        n = len(self.events)
+        #: ``t`` of each event (seconds since the request), in order.
+        self.times = array("d")
+        # Cumulative lengths after k events (index 0..n), in code points and UTF-16 units.
+        self.text_end = array("q", [0])
+        self.reasoning_end = array("q", [0])
+        self.text_end16 = array("q", [0])
+        self.reasoning_end16 = array("q", [0])
+        self._checkpoints: list[Document] = []
+        state = Document(**self._meta)
+        for index, event in enumerate(self.events):
+            if index % every == 0:
+                self._checkpoints.append(_clone(state))
+            before = state.text_length, state.reasoning_length
+            state.apply(event)
+            self.times.append(state.last_t)
+            self.text_end.append(state.text_length)
+            self.reasoning_end.append(state.reasoning_length)
+            # Only a text or reasoning event can grow a field, by exactly its own piece.
+            grown16 = _utf16_len(event["text"]) if event.get("type") in _TEXT_FIELDS else 0
+            grew = state.text_length != before[0], state.reasoning_length != before[1]
+            self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
+            self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
+        if n % every == 0:
+            self._checkpoints.append(_clone(state))
+        self.final_text = state.text
+        self.final_reasoning = state.reasoning
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def duration(self) -> float:
+        """``t`` of the last event (0 for no events)."""
+        return self.times[-1] if self.times else 0.0
+
+    def document(self, position: int) -> Document:
+        """The document after the first ``position`` events: ``from_events(events[:position])``."""
+        position = self.clamp(position)
+        base = position - position % self.every
+        doc = _clone(self._checkpoints[base // self.every])
+        for event in self.events[base:position]:
+            doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
+        doc.text = self.final_text[: self.text_end[position]]
+        doc.reasoning = self.final_reasoning[: self.reasoning_end[position]]
+        return doc
+
+    @property
+    def final(self) -> Document:
+        """The document after every event."""
+        return self.document(len(self.events))
+
+    def position_at(self, t: float) -> int:
+        """How many events have happened at time ``t``: those with ``event.t <= t``."""
+        return bisect.bisect_right(self.times, t)
+
+    def time_at(self, position: int) -> float:
+        """The recording's clock just after ``position`` events (0 before the first)."""
+        position = self.clamp(position)
+        return self.times[position - 1] if position else 0.0
+
+    def clamp(self, position: int) -> int:
+        return min(max(int(position), 0), len(self.events))
+
+    def lengths16(self, position: int) -> tuple[int, int]:
+        """Text and reasoning lengths after ``position`` events, in UTF-16 code units."""
+        position = self.clamp(position)
+        return self.text_end16[position], self.reasoning_end16[position]
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """How a reply arrived over time: what the timing strip draws and the analytics report.
+
+    Definitions (the SQL views use the same ones):
+
+    - ``ttft``: ``t`` of the first ``text`` event; ``duration``: ``t`` of the last event.
+    - ``output_tokens``: ``usage.output_tokens`` of the document when the provider reported
+      it (``tokens_source="usage"``), else the number of ``text`` events (``"events"``).
+    - ``tokens_per_s``: ``output_tokens / (duration - ttft)`` — the rate the StreamView header
+      shows; ``None`` when the reply has no text or no time passed.
+    - gaps: the waits between consecutive events, except waits that end in a ``tool_result``
+      (that is time a tool ran, see ``tools``); the wait before the first event is ``ttft``.
+      ``stalls``: gaps longer than ``stall_threshold``, as ``(start, end)`` times.
+    """
+
+    duration: float
+    ttft: float | None
+    text_events: int
+    output_tokens: int
+    tokens_source: str
+    tokens_per_s: float | None
+    gap_p50: float | None
+    gap_p95: float | None
+    gap_max: float | None
+    stall_threshold: float
+    stalls: list[tuple[float, float]] = field(default_factory=list)
+    #: ``(started_at, ended_at, name, status)`` per tool call.
+    tools: list[tuple[float, float, str, str]] = field(default_factory=list)
+
+    @property
+    def stall_time(self) -> float:
+        return sum(end - start for start, end in self.stalls)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "ttft": self.ttft,
+            "text_events": self.text_events,
+            "output_tokens": self.output_tokens,
+            "tokens_source": self.tokens_source,
+            "tokens_per_s": self.tokens_per_s,
+            "gap_p50": self.gap_p50,
+            "gap_p95": self.gap_p95,
+            "gap_max": self.gap_max,
+            "stall_threshold": self.stall_threshold,
+            "stalls": [list(s) for s in self.stalls],
+            "stall_time": self.stall_time,
+            "tools": [list(s) for s in self.tools],
+        }
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (DuckDB's ``quantile_cont``)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def timing(
+    events: Sequence[Event],
+    final: Document | None = None,
+    *,
+    stall_threshold: float = STALL_THRESHOLD,
+) -> Timing:
+    """The :class:`Timing` of ``events`` (``final``: their document, when already built)."""
+    final = final if final is not None else Document.from_events(list(events))
+    times = [float(e.get("t", 0.0)) for e in events]
+    kinds = [e.get("type") for e in events]
+    text_times = [t for t, k in zip(times, kinds) if k == "text"]
+    duration = times[-1] if times else 0.0
+    ttft = text_times[0] if text_times else None
+    usage_tokens = (final.usage or {}).get("output_tokens")
+    if isinstance(usage_tokens, (int, float)) and not isinstance(usage_tokens, bool):
+        output_tokens, source = int(usage_tokens), "usage"
+    else:
+        output_tokens, source = len(text_times), "events"
+    rate = None
+    if ttft is not None and duration > ttft:
+        rate = output_tokens / (duration - ttft)
+    gaps: list[tuple[float, float]] = [
+        (times[i - 1], times[i]) for i in range(1, len(times)) if kinds[i] != "tool_result"
+    ]
+    widths = [end - start for start, end in gaps]
+    return Timing(
+        duration=duration,
+        ttft=ttft,
+        text_events=len(text_times),
+        output_tokens=output_tokens,
+        tokens_source=source,
+        tokens_per_s=rate,
+        gap_p50=quantile(widths, 0.5),
+        gap_p95=quantile(widths, 0.95),
+        gap_max=max(widths) if widths else None,
+        stall_threshold=stall_threshold,
+        stalls=[(s, e) for s, e in gaps if e - s > stall_threshold],
+        tools=[
+            (
+                call.started_at or 0.0,
+                call.ended_at if call.ended_at is not None else duration,
+                call.name,
+                call.status,
+            )
+            for call in final.tool_calls
+        ],
+    )
+
+
+def histogram(events: Sequence[Event], span: float, bins: int = 240) -> dict[str, list[int]]:
+    """Token arrivals per time bin over ``[0, span]``: ``{"text": [...], "reasoning": [...]}``."""
+    counts = {name: [0] * bins for name in _TEXT_FIELDS}
+    width = span / bins if span > 0 else 1.0
+    for event in events:
+        kind = event.get("type")
+        if kind in counts:
+            index = min(int(float(event.get("t", 0.0)) / width), bins - 1)
+            counts[kind][max(index, 0)] += 1
+    return counts

@@ -1,0 +1,470 @@
+"""Import and export: streams out to JSON Lines recordings or Parquet, and back in.
+
+- JSONL: one recording file per stream (the contract format). One stream can go to a
+  ``.jsonl`` file; several (a conversation, everything) go to a folder, one
+  ``<stream_id>.jsonl`` each.
+- Parquet: one file, one row per event (``stream_id, seq, t, type, payload``) with the stream's
+  recording header (``header``, JSON) and ``provider``/``model`` on every row, written with
+  DuckDB's ``COPY (SELECT ...) TO 'x.parquet' (FORMAT parquet)``.
+- Import writes each recording into the store with :meth:`Store.import_recording`:
+  importing the same content again gives back the stream already there, never a copy.
+  A file with bad lines raises :class:`BadLinesError` listing every bad line, and nothing is
+  imported, unless ``skip_bad=True``: then the good lines are imported and the bad ones
+  reported in :attr:`ImportResult.problems`.
+- Redaction (on by default for exports): every string in event payloads and in the header's
+  ``request`` is searched for the :class:`Redactor`'s patterns (API keys, emails by default).
+  A secret split across two events (two text tokens) is not found: patterns match within one
+  string.
+
+Round trip: JSONL → store → Parquet → store → JSONL gives the same event lines, byte for byte
+(``t`` is kept as a float: ``1`` comes back as ``1.0``). Exported headers gain ``stream_id`` (and
+``conversation_id``/``conversation_title`` for streams in a conversation); the key order of
+an exported header is fixed, so exporting an imported export gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .recording import Recording, RecordingError
+
+if TYPE_CHECKING:
+    from .store import Store
+
+#: ``progress(done, total, label)``: called as files or streams are processed.
+Progress = Callable[[int, int, str], None]
+
+#: Patterns replaced on export by default: name → regular expression.
+DEFAULT_PATTERNS: dict[str, str] = {
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "api_key": r"\bsk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,}",
+    "aws_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    "github_token": r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+    "slack_token": r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+    "google_key": r"\bAIza[0-9A-Za-z_-]{35}\b",
+    "bearer": r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*",
+}
+_FIXED_HEADER = ("streamwidget", "version", "provider", "model", "created_at", "request")
+_TAIL_HEADER = ("conversation_id", "conversation_title", "stream_id")
+
+
+class TransferError(ValueError):
+    """An import or export cannot go ahead; the message says why."""
+
+
+class BadLinesError(TransferError):
+    """Files to import have bad lines; :attr:`problems` lists each one. Nothing was imported."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(
+            f"{len(problems)} bad line(s); nothing was imported (pass skip_bad=True, or "
+            f"--skip-bad on the command line, to import the good lines):\n{listing}"
+        )
+
+
+@dataclass
+class Problem:
+    """One bad line (or a whole unreadable file: ``line`` is then the header line or None)."""
+
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}, line {self.line}" if self.line is not None else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    """What an import did: new stream ids, ids already in the store, and skipped lines."""
+
+    imported: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def stream_ids(self) -> list[str]:
+        return self.imported + self.duplicates
+
+
+class Redactor:
+    """Replaces secrets in strings: ``patterns`` is name → regex (or a list of regexes).
+
+    ``replacement`` may use ``{name}``. :attr:`count` says how many matches were replaced.
+    """
+
+    def __init__(
+        self,
+        patterns: Mapping[str, str] | Iterable[str] | None = None,
+        *,
+        replacement: str = "[REDACTED:{name}]",
+    ):
+        if patterns is None:
+            patterns = DEFAULT_PATTERNS
+        items = (
+            patterns.items()
+            if isinstance(patterns, Mapping)
+            else ((f"pattern{i + 1}", p) for i, p in enumerate(patterns))
+        )
+        self.patterns = {name: re.compile(regex) for name, regex in items}
+        self.replacement = replacement
+        self.count = 0
+
+    def text(self, value: str) -> str:
+        for name, pattern in self.patterns.items():
+            value, n = pattern.subn(self.replacement.format(name=name), value)
+            self.count += n
+        return value
+
+    def value(self, value: Any) -> Any:
+        """``value`` with every string inside it (not dict keys) redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        return value
+
+    def recording(self, recording: Recording) -> Recording:
+        """A redacted copy: event payloads and the header's ``request``."""
+        header = dict(recording.header)
+        if "request" in header:
+            header["request"] = self.value(header["request"])
+        events = [
+            {k: (v if k in ("t", "type") else self.value(v)) for k, v in e.items()}
+            for e in recording.events
+        ]
+        return Recording(header, events, recording.source)
+
+
+Redact = bool | None | Mapping[str, str] | Iterable[str] | Redactor
+
+
+def redactor(redact: Redact) -> Redactor | None:
+    """``True``: the default patterns; ``False``/``None``: none; patterns or a Redactor."""
+    if redact is True:
+        return Redactor()
+    if redact is False or redact is None:
+        return None
+    if isinstance(redact, Redactor):
+        return redact
+    return Redactor(redact)
+
+
+# -- reading sources --------------------------------------------------------------------------
+
+
+def open_recording(source: Any, store: Store | None = None) -> Recording:
+    """A :class:`Recording` from a Recording, a stream handle or view (``.id``/``.store``), a
+    ``.jsonl`` path, a bundled recording's name, or a stream id in ``store`` (default store)."""
+    if isinstance(source, Recording):
+        return source
+    # a StreamHandle (.id) or a StreamView (.stream_id), with the store it lives in
+    owner = getattr(source, "store", None)
+    stream_id = getattr(source, "id", None) or getattr(source, "stream_id", None)
+    if owner is not None and isinstance(stream_id, str):
+        return owner.recording(stream_id)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            "expected a Recording, a stream handle, a .jsonl path, a bundled recording name or "
+            f"a stream id; got {type(source).__name__}"
+        )
+    path = Path(source)
+    if path.is_file():
+        return Recording.load(path)
+    from .recording import bundled_names
+
+    name = os.fspath(source)
+    if name.removesuffix(".jsonl") in bundled_names():
+        return Recording.bundled(name)
+    from .store import default_store
+
+    store = store if store is not None else default_store()
+    try:
+        return store.recording(name)
+    except KeyError:
+        raise TransferError(
+            f"{name!r} is not a file, a bundled recording ({', '.join(bundled_names())}) or a "
+            f"stream in the store {store.path}"
+        ) from None
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def select_streams(
+    store: Store, streams: str | Iterable[str] | None = None, conversation: str | None = None
+) -> list[str]:
+    """Stream ids to export, oldest first: ``streams``, a ``conversation``'s, else all."""
+    if isinstance(streams, str):
+        streams = [streams]
+    if streams is not None:
+        ids = list(streams)
+        known = {row[0] for row in store.sql("SELECT id FROM streams").fetchall()}
+        missing = [sid for sid in ids if sid not in known]
+        if missing:
+            raise TransferError(f"no stream(s) {', '.join(missing)} in the store {store.path}")
+        return ids
+    if conversation is not None:
+        rows = store.sql(
+            "SELECT id FROM streams WHERE conversation_id = $1 ORDER BY created_at, id",
+            [conversation],
+        ).fetchall()
+        if not rows:
+            raise TransferError(f"no streams in conversation {conversation!r} in {store.path}")
+        return [row[0] for row in rows]
+    return [
+        row[0] for row in store.sql("SELECT id FROM streams ORDER BY created_at, id").fetchall()
+    ]
+
+
+def stream_recording(store: Store, stream_id: str, redact: Redact = True) -> Recording:
+    """A stream as the recording an export writes: fixed header order, redacted."""
+    recording = store.recording(stream_id)
+    rows = store.sql(
+        "SELECT s.conversation_id, c.title FROM streams s LEFT JOIN conversations c"
+        " ON c.id = s.conversation_id WHERE s.id = $1",
+        [stream_id],
+    ).fetchall()
+    header = dict(recording.header)
+    row = rows[0] if rows else None
+    if row is not None and row[0]:
+        header["conversation_id"] = row[0]
+        header["conversation_title"] = row[1] or header.get("conversation_title")
+    ordered = {k: header[k] for k in _FIXED_HEADER if k in header}
+    ordered.update(
+        (k, v) for k, v in header.items() if k not in _FIXED_HEADER and k not in _TAIL_HEADER
+    )
+    ordered.update((k, header[k]) for k in _TAIL_HEADER if header.get(k) is not None)
+    out = Recording(ordered, recording.events, recording.source)
+    scrub = redactor(redact)
+    return scrub.recording(out) if scrub else out
+
+
+def export_jsonl(
+    target: str | os.PathLike[str],
+    *,
+    store: Store | None = None,
+    streams: str | Iterable[str] | None = None,
+    conversation: str | None = None,
+    redact: Redact = True,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write recordings: one stream to ``target`` if it ends in ``.jsonl``, else one file per
+    stream in the folder ``target``. Returns the files written."""
+    store = _store(store)
+    ids = select_streams(store, streams, conversation)
+    target = Path(target)
+    if target.suffix == ".jsonl":
+        if len(ids) != 1:
+            raise TransferError(
+                f"{len(ids)} streams selected: give a folder, not a .jsonl file, as the target"
+            )
+        paths = [target]
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = [target / f"{sid}.jsonl" for sid in ids]
+    for done, (sid, path) in enumerate(zip(ids, paths), 1):
+        stream_recording(store, sid, redact).save(path)
+        if progress:
+            progress(done, len(ids), sid)
+    return paths
+
+
+def export_parquet(
+    target: str | os.PathLike[str],
+    *,
+    store: Store | None = None,
+    streams: str | Iterable[str] | None = None,
+    conversation: str | None = None,
+    redact: Redact = True,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the selected streams to one Parquet file (see the module docstring)."""
+    import duckdb
+
+    store = _store(store)
+    ids = select_streams(store, streams, conversation)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = duckdb.connect(":memory:")
+    try:
+        scratch.execute(
+            "CREATE TABLE rows (n BIGINT, stream_id VARCHAR, seq BIGINT, t DOUBLE, type VARCHAR,"
+            " payload JSON, header JSON, provider VARCHAR, model VARCHAR)"
+        )
+        n = 0
+        for done, sid in enumerate(ids, 1):
+            recording = stream_recording(store, sid, redact)
+            header = json.dumps(recording.header, ensure_ascii=False)
+            events = recording.events or [None]  # a stream with no events still gets a row
+            rows = [
+                [n + i, sid, None if e is None else i]
+                + ([None, None, None] if e is None else [e["t"], e["type"], _payload(e)])
+                + [header, recording.provider, recording.model]
+                for i, e in enumerate(events)
+            ]
+            n += len(rows)
+            scratch.execute(
+                "INSERT INTO rows SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]),"
+                " unnest($3::BIGINT[]), unnest($4::DOUBLE[]), unnest($5::VARCHAR[]),"
+                " unnest($6::JSON[]), unnest($7::JSON[]), unnest($8::VARCHAR[]),"
+                " unnest($9::VARCHAR[])",
+                [list(column) for column in zip(*rows)],
+            )
+            if progress:
+                progress(done, len(ids), sid)
+        scratch.execute(
+            "COPY (SELECT stream_id, seq, t, type, payload, header, provider, model FROM rows"
+            f" ORDER BY n) TO '{_sql_path(target)}' (FORMAT parquet)"
+        )
+    finally:
+        scratch.close()
+    return target
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def import_paths(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    store: Store | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import ``.jsonl`` recordings and ``.parquet`` exports (files, or folders of them).
+
+    Every file is read first: with a bad line anywhere, nothing is imported (unless
+    ``skip_bad``), so an import never stops half way.
+    """
+    loaded: list[Recording] = []
+    problems: list[Problem] = []
+    for path in _expand(paths):
+        more, bad = (_read_parquet if path.suffix == ".parquet" else _read_jsonl)(path)
+        loaded.extend(more)
+        problems.extend(bad)
+    if problems and not skip_bad:
+        raise BadLinesError(problems)
+    store = _store(store)
+    result = ImportResult(problems=problems)
+    for done, recording in enumerate(loaded, 1):
+        existing = store.find_recording(recording)
+        if existing is not None:
+            result.duplicates.append(existing)
+        else:
+            result.imported.append(store.import_recording(recording))
+        if progress:
+            progress(done, len(loaded), recording.source)
+    return result
+
+
+def import_jsonl(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    store: Store | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import recording files (a folder means every ``.jsonl`` in it)."""
+    return import_paths(paths, store=store, skip_bad=skip_bad, progress=progress)
+
+
+def import_parquet(
+    path: str | os.PathLike[str],
+    *,
+    store: Store | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import every stream of a Parquet file written by :func:`export_parquet`."""
+    if Path(path).suffix != ".parquet":
+        raise TransferError(f"{os.fspath(path)}: expected a .parquet file")
+    return import_paths(path, store=store, skip_bad=skip_bad, progress=progress)
+
+
+def _read_jsonl(path: Path) -> tuple[list[Recording], list[Problem]]:
+    try:
+        recording = Recording.load(path, strict=False)
+    except RecordingError as exc:
+        return [], [Problem(exc.source, exc.line, exc.reason)]
+    return [recording], [Problem(str(path), p.line, p.message) for p in recording.problems]
+
+
+def _read_parquet(path: Path) -> tuple[list[Recording], list[Problem]]:
+    import duckdb
+
+    source = os.fspath(path)
+    if not path.is_file():
+        return [], [Problem(source, None, "no such file")]
+    scratch = duckdb.connect(":memory:")
+    try:
+        rows = scratch.execute(
+            "SELECT stream_id, seq, t, type, payload, header FROM read_parquet(?)", [source]
+        ).fetchall()
+    except duckdb.Error as exc:
+        return [], [Problem(source, None, f"not a streamwidget Parquet export ({exc})")]
+    finally:
+        scratch.close()
+    grouped: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    loaded: list[Recording] = []
+    problems: list[Problem] = []
+    for sid, group in grouped.items():
+        group.sort(key=lambda r: -1 if r[1] is None else r[1])
+        lines = [group[0][5] or ""]
+        for _, seq, t, kind, payload, _ in group:
+            if seq is not None:
+                event = {"t": t, "type": kind, **json.loads(payload or "{}")}
+                lines.append(json.dumps(event, ensure_ascii=False))
+        # Each stream reads like a recording: its event with seq k is "line" k + 2.
+        where = f"{source}#{sid}"
+        try:
+            recording = Recording.loads("\n".join(lines), source=where, strict=False)
+        except RecordingError as exc:
+            problems.append(Problem(where, exc.line, exc.reason))
+            continue
+        problems.extend(Problem(where, p.line, p.message) for p in recording.problems)
+        loaded.append(recording)
+    return loaded, problems
+
+
+def _expand(paths: Any) -> list[Path]:
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix in (".jsonl", ".parquet"))
+            if not found:
+                raise TransferError(f"{item}: no .jsonl or .parquet files in this folder")
+            files.extend(found)
+        else:
+            files.append(item)
+    return files
+
+
+def _payload(event: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: v for k, v in event.items() if k not in ("t", "type")}, ensure_ascii=False
+    )
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _store(store: Store | None) -> Store:
+    from .store import default_store
+
+    return store if store is not None else default_store()

@@ -1,0 +1,316 @@
+"""Player: any recording or stored stream, played into a stream view you can scrub.
+
+One anywidget shows the document at a cursor through the same front-end modules as
+StreamView (header, tool cards, incremental markdown), with play/pause, speeds (1x, 2x, 10x,
+instant), step back/forward, a timing strip that doubles as the scrubber, and an event
+inspector around the cursor.
+
+Sync design. The kernel owns the cursor; the front end asks (``seek``, ``step``, ``play``,
+``pause``, ``speed`` messages) and the kernel answers with traits:
+
+- ``text_full``/``reasoning_full`` hold the *final* text once. A document's text only grows by
+  appending, so the text at any position is a prefix of the final text: the cursor traits carry
+  its length (``text_len``, in UTF-16 units, what JavaScript's ``string.length`` counts) and the
+  front end slices. A seek therefore costs a few dozen bytes whatever the jump, forward or
+  back, and the whole reply crosses the wire once (linear, like StreamView's deltas) — cheaper
+  than re-sending a prefix per jump, and a saved notebook holds everything the view needs.
+- the non-text state at the cursor (status, tool calls, error, meta) and the inspector rows
+  are small traits, changed together under ``hold_sync`` (one message per seek); unchanged
+  traits are not re-sent.
+- the document at a position comes from a :class:`~streamwidget.seek.SeekIndex` (a prefix
+  plus the nearest checkpoint folded forward), never from a full re-fold.
+
+Playback is an asyncio task on the kernel's loop that moves the cursor along the recording's
+clock at most once per ``frame_interval``; ``speed=0`` (instant) jumps to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..document import Document
+from ..recording import Recording
+from ..seek import STALL_THRESHOLD, SeekIndex, Timing, histogram, timing
+from ..store import Store
+from ..transfer import open_recording
+from .stream_view import STATIC, front_end
+
+#: Speeds the front end offers (0 is instant).
+SPEEDS = (1.0, 2.0, 10.0, 0.0)
+PAYLOAD_CHARS = 160
+_ARGS = "source, store=, position=, speed=, stall_threshold=, context=, frame_interval=, layout="
+
+
+def timeline_data(
+    index: SeekIndex, timing_: Timing, span: float | None = None, bins: int = 240
+) -> dict[str, Any]:
+    """What a timing strip draws: the timing plus token arrivals binned over ``span``."""
+    span = max(span if span is not None else index.duration, 1e-9)
+    return {**timing_.to_dict(), "span": span, "bins": histogram(index.events, span, bins)}
+
+
+def event_row(index: int, event: dict[str, Any]) -> dict[str, Any]:
+    """One inspector row: index, time, type and the payload as short JSON."""
+    payload = {k: v for k, v in event.items() if k not in ("t", "type")}
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    short = text if len(text) <= PAYLOAD_CHARS else text[: PAYLOAD_CHARS - 1] + "…"
+    return {
+        "i": index,
+        "t": float(event.get("t", 0.0)),
+        "type": event.get("type"),
+        "payload": short,
+    }
+
+
+class Player(anywidget.AnyWidget):
+    """Play a recording (a :class:`Recording`, a ``.jsonl`` path, a bundled name) or a stored
+    stream (an id, a handle or a view) with a scrubber, speeds, steps and an event inspector."""
+
+    _esm = front_end("player.js")
+    _css = STATIC / "player.css" if (STATIC / "player.css").exists() else ""
+
+    info = traitlets.Dict().tag(sync=True)
+    text_full = traitlets.Unicode("").tag(sync=True)
+    reasoning_full = traitlets.Unicode("").tag(sync=True)
+    timeline = traitlets.Dict().tag(sync=True)
+    # the cursor: ``position`` events applied, at ``time`` on the recording's clock
+    position = traitlets.Int(0).tag(sync=True)
+    time = traitlets.Float(0.0).tag(sync=True)
+    text_len = traitlets.Int(0).tag(sync=True)
+    reasoning_len = traitlets.Int(0).tag(sync=True)
+    status = traitlets.Unicode("pending").tag(sync=True)
+    tool_calls = traitlets.List(traitlets.Dict()).tag(sync=True)
+    error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    meta = traitlets.Dict().tag(sync=True)
+    inspector = traitlets.List(traitlets.Dict()).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    speed = traitlets.Float(1.0).tag(sync=True)
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        store: Store | None = None,
+        position: int | None = None,
+        speed: float = 1.0,
+        stall_threshold: float = STALL_THRESHOLD,
+        context: int = 6,
+        frame_interval: float = 1 / 30,
+        **kwargs: Any,
+    ):
+        unknown = set(kwargs) - {"layout"}
+        if unknown:
+            raise TypeError(
+                f"Player() got unexpected argument(s): {', '.join(sorted(unknown))}"
+                f"; expected {_ARGS}"
+            )
+        _check_speed(speed)
+        self.recording: Recording = open_recording(source, store)
+        header = self.recording.header
+        self.index = SeekIndex(
+            self.recording.events,
+            stream_id=str(header.get("stream_id", "")),
+            model=self.recording.model or None,
+            provider=self.recording.provider or None,
+        )
+        self.timing = timing(self.index.events, self.index.final, stall_threshold=stall_threshold)
+        self.context = context
+        self.frame_interval = frame_interval
+        self._task: asyncio.Task[None] | None = None
+        self._anchor = (0.0, 0.0)  # (monotonic clock, recording time) playback runs from
+        start = self.index.clamp(len(self.index) if position is None else position)
+        self._document = self.index.document(start)
+        super().__init__(
+            info={
+                "title": header.get("title") or "",
+                "source": self.recording.source,
+                "model": self.recording.model,
+                "provider": self.recording.provider,
+                "events": len(self.index),
+                "duration": self.index.duration,
+            },
+            text_full=self.index.final_text,
+            reasoning_full=self.index.final_reasoning,
+            timeline=timeline_data(self.index, self.timing),
+            speed=float(speed),
+            **self._cursor(start, self.index.time_at(start)),
+            **kwargs,
+        )
+        self.on_msg(self._on_front_end_message)
+
+    # -- moving the cursor ----------------------------------------------------------------
+
+    def seek(self, position: int) -> Document:
+        """Show the document after the first ``position`` events; returns it."""
+        position = self.index.clamp(position)
+        self._move(position, self.index.time_at(position), by_user=True)
+        return self._document
+
+    def seek_time(self, t: float) -> Document:
+        """Show the document at time ``t`` (seconds on the recording's clock); returns it."""
+        t = min(max(float(t), 0.0), self.index.duration)
+        self._move(self.index.position_at(t), t, by_user=True)
+        return self._document
+
+    def step(self, by: int = 1) -> Document:
+        """Move ``by`` events forward (negative: back); returns the document."""
+        return self.seek(self.position + int(by))
+
+    def _move(self, position: int, t: float, *, by_user: bool) -> None:
+        state = self._cursor(position, t)
+        with self.hold_sync():
+            for name, value in state.items():
+                setattr(self, name, value)
+        if by_user and self.playing:
+            self._reanchor()  # playing on from where the user put the cursor
+
+    def _cursor(self, position: int, t: float) -> dict[str, Any]:
+        """The cursor traits at ``position`` (and the document there, kept for reads)."""
+        if self._document.version != position:  # version = events applied
+            self._document = self.index.document(position)
+        doc = self._document
+        text_len, reasoning_len = self.index.lengths16(position)
+        return {
+            "position": position,
+            "time": t,
+            "text_len": text_len,
+            "reasoning_len": reasoning_len,
+            "status": doc.status,
+            "tool_calls": [call.to_dict() for call in doc.tool_calls],
+            "error": doc.error,
+            "meta": {
+                "model": doc.model,
+                "provider": doc.provider,
+                "usage": doc.usage,
+                "finish_reason": doc.finish_reason,
+                "first_token_t": doc.first_token_t,
+                "last_t": doc.last_t,
+                "version": doc.version,
+            },
+            "inspector": self._rows(position, self.context),
+        }
+
+    @property
+    def document(self) -> Document:
+        """The document at the cursor."""
+        return self._document
+
+    def events_around(self, context: int | None = None) -> list[dict[str, Any]]:
+        """Inspector rows for the events around the cursor: ``context`` before, as many after
+        (the last applied event is ``position - 1``)."""
+        return self._rows(self.position, self.context if context is None else context)
+
+    def _rows(self, position: int, context: int) -> list[dict[str, Any]]:
+        start, stop = max(position - context, 0), min(position + context, len(self.index))
+        return [event_row(i, self.index.events[i]) for i in range(start, stop)]
+
+    # -- playback -----------------------------------------------------------------------
+
+    def play(self, speed: float | None = None) -> asyncio.Task[None]:
+        """Play from the cursor (from the start when at the end) as a task on the running
+        loop; ``await`` it to wait for the end. ``speed``: 1, 2, 10, ... or 0 for instant."""
+        if speed is not None:
+            _check_speed(speed)
+            self.speed = float(speed)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "Player.play() runs on the notebook's event loop; outside one, move the "
+                "cursor with seek(), seek_time() or step()"
+            ) from None
+        if self._task is not None and not self._task.done():
+            return self._task
+        if self.position >= len(self.index):
+            self.seek(0)
+        self.playing = True
+        self._reanchor()
+        self._task = loop.create_task(self._run())
+        return self._task
+
+    def pause(self) -> None:
+        """Stop playing; the cursor stays where it is."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        self.playing = False
+
+    def _reanchor(self) -> None:
+        self._anchor = (time.monotonic(), self.time)
+
+    @traitlets.observe("speed")
+    def _speed_changed(self, change: dict[str, Any]) -> None:
+        if self.playing:
+            self._reanchor()
+
+    async def _run(self) -> None:
+        end = len(self.index)
+        try:
+            while self.position < end:
+                started, base = self._anchor
+                target = base + (time.monotonic() - started) * self.speed
+                if self.speed == 0 or target >= self.index.duration:
+                    self._move(end, self.index.duration, by_user=False)
+                    break
+                self._move(self.index.position_at(target), target, by_user=False)
+                await asyncio.sleep(self.frame_interval)
+        finally:
+            self.playing = False
+
+    # -- front end → kernel ---------------------------------------------------------------
+
+    def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        if kind == "seek":
+            if isinstance(content.get("position"), (int, float)):
+                self.seek(int(content["position"]))
+            elif isinstance(content.get("t"), (int, float)):
+                self.seek_time(float(content["t"]))
+        elif kind == "step" and isinstance(content.get("by"), (int, float)):
+            self.step(int(content["by"]))
+        elif kind == "play":
+            self.play()
+        elif kind == "pause":
+            self.pause()
+        elif kind == "speed" and content.get("value") in SPEEDS:
+            self.speed = float(content["value"])
+
+    # -- more -----------------------------------------------------------------------------
+
+    def to_store(self, *, store: Store | None = None, speed: float = 0.0) -> Any:
+        """Replay the recording through the manager into ``store`` (a new stream, like any
+        live one); returns the :class:`~streamwidget.StreamView` that follows it."""
+        from ..shortcuts import replay
+
+        return replay(self.recording, speed=speed, store=store)
+
+    def close(self) -> None:
+        if getattr(self, "_task", None) is not None:
+            self.pause()
+        super().close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Player({self.recording.source!r}, position={self.position}/{len(self.index)}, "
+            f"t={self.time:.2f}s, status={self.status!r})"
+        )
+
+
+def _check_speed(speed: Any) -> None:
+    if (
+        isinstance(speed, bool)
+        or not isinstance(speed, (int, float))
+        or math.isnan(speed)
+        or speed < 0
+        or math.isinf(speed)
+    ):
+        raise ValueError(f"speed must be a number >= 0 (0 is instant), got {speed!r}")
