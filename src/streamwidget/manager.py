@@ -157,6 +157,10 @@ def _end_if_open(store: Store, stream_id: str) -> None:
             store.append(stream_id, {"type": "cancelled", "t": 0.0})
 
 
+#: Longest stretch (seconds) a stream keeps the event loop without letting others run.
+YIELD_EVERY = 0.01
+
+
 class _Run:
     """One stream: model steps, tool calls between them, exactly one terminal event."""
 
@@ -240,8 +244,14 @@ class _Run:
         in the stream, and the ``finish`` event (``None`` if the stream already ended)."""
         text, calls, answered = "", [], set()
         names: dict[str, str] = {}
+        breathe = time.perf_counter() + YIELD_EVERY
         async with contextlib.aclosing(self.provider.stream(request)) as events:
             async for event in events:
+                if time.perf_counter() > breathe:
+                    # A provider with data buffered never suspends: let the loop send frames
+                    # and hear Stop now and then.
+                    await asyncio.sleep(0)
+                    breathe = time.perf_counter() + YIELD_EVERY
                 validate_event(event, require_t=False)
                 kind = event["type"]
                 if kind == "usage":  # summed over steps, written once before the end
