@@ -34,12 +34,13 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Open a browser only where there is a screen; elsewhere just print the URL.
 OPEN_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),,--no-browser)
 
-.PHONY: help demo test setup lint format js-test pytest chromium clean
+.PHONY: help demo test setup lint format js-test pytest chromium clean bench
 
 help:
 	@echo "make demo    - set up .venv and open $(NOTEBOOK) in JupyterLab (HOST=$(HOST) PORT=$(PORT))"
 	@echo "make test    - set up .venv + chromium, then ruff, npm test, pytest (PYTEST_ARGS=...)"
 	@echo "make lint    - ruff check + ruff format --check;  make format - apply ruff format"
+	@echo "make bench   - run benchmarks/ (not tests): one table, docs/benchmarks.md (BENCH_ARGS=--quick)"
 	@echo "make clean   - remove .venv, js/node_modules and the built front end"
 
 # --- set-up ------------------------------------------------------------------------------
@@ -124,6 +125,10 @@ pytest: setup
 	exit $$rc
 
 test: lint js-test pytest
+
+# Benchmarks (not part of the test suite): kernel, browser, store, live path; ~10 minutes.
+bench: $(VENV)/.streamwidget-test.stamp $(VENV)/.streamwidget-bench.stamp $(STATIC_JS) chromium
+	$(VPY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) js/node_modules src/streamwidget/static test-artifacts .pytest_cache .ruff_cache
