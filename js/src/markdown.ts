@@ -119,6 +119,14 @@ function decorate(root: DocumentFragment, doc: Document): void {
   }
 }
 
+/** A link reference definition (`[id]: url`), which can change how earlier blocks render. */
+const LINK_DEFINITION = /^ {0,3}\[[^\]]+\]:/m;
+
+/** Rendering work allowed per update before yielding to the page (ms). */
+const BUDGET_MS = 8;
+
+const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
 /** Elements the caret must not be put inside. */
 const NO_CARET = new Set(["BR", "HR", "IMG", "INPUT"]);
 
@@ -139,6 +147,8 @@ export class MarkdownView {
   private finalText: string | null = null;
   /** Counts block and tail renders (tests, debugging). */
   renders = 0;
+  /** True while finished blocks wait to be rendered: call `update` again on the next frame. */
+  behind = false;
 
   constructor(el: HTMLElement) {
     this.el = el;
@@ -153,20 +163,52 @@ export class MarkdownView {
    * Show `text`. `epoch` changes when the text was replaced rather than extended. `final`
    * asks for one exact render of the whole text (the stream ended).
    */
-  update(text: string, epoch: number, options: { final?: boolean; caret?: boolean } = {}): void {
+  update(
+    text: string,
+    epoch: number,
+    options: { final?: boolean; caret?: boolean; budget?: boolean } = {},
+  ): void {
+    const budget = Boolean(options.budget);
     if (epoch !== this.epoch) this.reset(epoch);
     if (options.final) {
       if (this.finalText === text) return;
+      // Link reference definitions can change earlier blocks: only then render everything again.
+      if (LINK_DEFINITION.test(text)) {
+        this.finalText = text;
+        this.blocks.replaceChildren(text ? markdownToFragment(text, this.doc) : "");
+        this.tail.replaceChildren();
+        this.renders += 1;
+        this.behind = false;
+        return;
+      }
+      if (this.finalText !== null) this.reset(epoch);
+      if (!this.renderBlocks(text, budget)) return; // more blocks next frame
       this.finalText = text;
-      this.blocks.replaceChildren(text ? markdownToFragment(text, this.doc) : "");
-      this.tail.replaceChildren();
-      this.renders += 1;
+      this.renderTail(text.slice(this.splitter.stable), false);
       return;
     }
     if (this.finalText !== null) this.reset(epoch); // streaming again after a final render
+    if (this.renderBlocks(text, budget)) {
+      this.renderTail(text.slice(this.splitter.stable), Boolean(options.caret));
+    }
+  }
+
+  /**
+   * Render the newly finished blocks; with `budget`, at most ~8 ms of work per call so a long
+   * document never blocks the page. Returns false (and sets `behind`) when blocks are left for
+   * the next frame.
+   */
+  private renderBlocks(text: string, budget: boolean): boolean {
     this.splitter.feed(text);
     const bounds = this.splitter.bounds;
+    const started = now();
     for (; this.renderedBlocks < bounds.length; this.renderedBlocks++) {
+      if (budget && now() - started > BUDGET_MS) {
+        this.behind = true;
+        this.tail.replaceChildren(); // the tail would jump around while blocks are missing
+        this.tailSource = null;
+        return false;
+      }
       const start = this.renderedBlocks ? bounds[this.renderedBlocks - 1] : 0;
       const block = this.doc.createElement("div");
       block.className = "sw-block";
@@ -174,8 +216,11 @@ export class MarkdownView {
       this.blocks.append(block);
       this.renders += 1;
     }
-    const tail = text.slice(this.splitter.stable);
-    const caret = Boolean(options.caret);
+    this.behind = false;
+    return true;
+  }
+
+  private renderTail(tail: string, caret: boolean): void {
     if (tail === this.tailSource && caret === this.tailCaret) return;
     this.tailSource = tail;
     this.tailCaret = caret;
@@ -190,6 +235,7 @@ export class MarkdownView {
     this.renderedBlocks = 0;
     this.tailSource = null;
     this.finalText = null;
+    this.behind = false;
     this.blocks.replaceChildren();
     this.tail.replaceChildren();
   }

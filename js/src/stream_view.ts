@@ -122,13 +122,18 @@ function mount(model: AnyModel, el: HTMLElement, sync: StreamSync): () => void {
       thinking.classList.toggle("sw-live", live);
       setText(thinkingLabel, live ? "Thinking…" : "Thinking");
       if (!thinkingTouched) thinking.open = !terminal;
-      reasoning.update(sync.reasoning, sync.epoch.reasoning, { final: terminal, caret: live });
+      reasoning.update(sync.reasoning, sync.epoch.reasoning, {
+        final: terminal,
+        caret: live,
+        budget: true,
+      });
     }
 
     // Not `status === "streaming"`: text may arrive before the status trait says so.
     const caret = !terminal && sync.text.length > 0;
-    text.update(sync.text, sync.epoch.text, { final: terminal, caret });
+    text.update(sync.text, sync.epoch.text, { final: terminal, caret, budget: true });
     show(text.el, sync.text.length > 0);
+    if (text.behind || reasoning.behind) schedule(); // a long document renders over frames
 
     const empty = !sync.text && !hasReasoning && calls.length === 0;
     const waiting = empty && !terminal;

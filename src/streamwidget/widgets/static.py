@@ -31,15 +31,15 @@ def markdown(document: Document) -> str:
     return "\n\n".join(parts)
 
 
-def plain(document: Document) -> str:
-    """The document as text for a terminal."""
-    lines = [_status_line(document).strip("*")]
-    lines += [f"[tool] {c.name}: {c.status}" for c in document.tool_calls]
-    if document.text:
-        lines.append(document.text)
-    if document.error:
-        lines.append(f"[{document.error['kind']}] {document.error['message']}")
-    return "\n".join(lines)
+def summary(document: Document, limit: int = 1000) -> str:
+    """``text/plain`` beside the markdown (which carries the whole text): a status line and
+    the start of the text, so a terminal shows the reply without doubling the bytes sent."""
+    text = (
+        document.text_since(0)
+        if document.text_length <= limit
+        else (document.text[:limit] + f"… ({document.text_length:,} characters)")
+    )
+    return "\n".join(x for x in (_status_line(document).strip("*"), text) if x)
 
 
 def _status_line(document: Document) -> str:

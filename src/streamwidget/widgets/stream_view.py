@@ -87,8 +87,10 @@ class StreamView(anywidget.AnyWidget):
         super().__init__(stream_id=stream_id, **kwargs)
         self.store = store
         self.frame_interval = frame_interval
-        self._pending = {name: "" for name in TEXT_FIELDS}
+        # pieces joined once per frame (str += per token would copy the pending text each time)
+        self._pending: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
         self._state_dirty = False
+        self._first_token_seen = False
         self._timer: asyncio.TimerHandle | None = None
         self._last_frame = 0.0
         self.frames_sent = 0
@@ -96,6 +98,7 @@ class StreamView(anywidget.AnyWidget):
         document, self._unsubscribe = store.follow(stream_id, self._on_change)
         self._document = document
         self._offsets = {name: utf16_len(getattr(document, name)) for name in TEXT_FIELDS}
+        self._first_token_seen = document.first_token_t is not None
         self._sync_state(document)
         if document.done:
             self._finish(document)
@@ -110,9 +113,9 @@ class StreamView(anywidget.AnyWidget):
             return  # a commit: nothing new to show
         kind = event.get("type")
         if kind in TEXT_FIELDS:
-            self._pending[kind] += event["text"]
-            # the first token moves the status to streaming and sets time to first token
-            if self.status != change.document.status or self.meta.get("first_token_t") is None:
+            self._pending[kind].append(event["text"])
+            if not self._first_token_seen:  # it moves the status to streaming and sets TTFT
+                self._first_token_seen = True
                 self._state_dirty = True
         else:
             self._state_dirty = True
@@ -137,13 +140,13 @@ class StreamView(anywidget.AnyWidget):
         self._timer = None
         self._last_frame = time.monotonic()
         for name in TEXT_FIELDS:
-            piece = self._pending[name]
-            if piece:
+            if self._pending[name]:
+                piece = "".join(self._pending[name])
+                self._pending[name] = []
                 self.send(
                     {"kind": "delta", "field": name, "at": self._offsets[name], "text": piece}
                 )
                 self._offsets[name] += utf16_len(piece)
-                self._pending[name] = ""
                 self.frames_sent += 1
         if self._state_dirty:
             self._state_dirty = False
@@ -190,7 +193,7 @@ class StreamView(anywidget.AnyWidget):
         """The widget view, plus the document as markdown and text for static renderers."""
         widget = super()._repr_mimebundle_(**kwargs)
         data = dict(widget[0] if isinstance(widget, tuple) else widget or {})
-        data["text/plain"] = static.plain(self._document)
+        data["text/plain"] = static.summary(self._document)
         data["text/markdown"] = static.markdown(self._document)
         return data
 
