@@ -26,7 +26,7 @@ apt_opts=(-q -o DPkg::Lock::Timeout=300)
 "${as_root[@]}" apt-get "${apt_opts[@]}" update
 # Fonts too: without them every glyph in a screenshot is a box.
 "${as_root[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends \
-  chromium fonts-liberation fonts-dejavu-core
+  chromium fonts-liberation fonts-dejavu-core fonts-noto-color-emoji
 
 if [[ ! -x "$CHROMIUM" ]]; then
   echo "install-chromium: apt-get finished but $CHROMIUM is still missing." >&2
