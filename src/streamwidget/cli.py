@@ -411,6 +411,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store_migrate import migrate
+
+    with _open_store(args) as source, Store(args.target) as target:
+        result = migrate(source, target)
+        print(
+            f"copied {result.conversations} conversation(s), {result.messages} message(s) and "
+            f"{len(result.streams)} stream(s) from {source.path} to {target.path}"
+        )
+    if result.skipped_open:
+        print(f"{len(result.skipped_open)} stream(s) still streaming: run migrate again later")
+    return 0
+
+
 def _has_module(name: str) -> bool:
     import importlib.util
 
@@ -453,6 +468,12 @@ def parser() -> argparse.ArgumentParser:
         help="a .jsonl recording, a bundled recording's name, or a stream id",
     )
     p.add_argument("--speed", type=float, default=1.0, help="1: recorded pace; 0: instant")
+    p = add(
+        "migrate",
+        "copy the whole store (conversations, messages, streams) into another store",
+        cmd_migrate,
+    )
+    p.add_argument("target", metavar="TARGET", help="a .duckdb file or a postgresql:// DSN")
     p = add("export", "export streams to JSONL recordings or Parquet", cmd_export)
     p.add_argument("ids", nargs="*", metavar="ID", help="streams to export (default: all)")
     p.add_argument(

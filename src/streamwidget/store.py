@@ -76,6 +76,11 @@ class Change:
 Callback = Callable[[Change], None]
 
 
+def is_postgres_dsn(value: object) -> bool:
+    """Is ``value`` a PostgreSQL connection URI (``postgresql://`` or ``postgres://``)?"""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
 def default_path() -> Path:
     """``$STREAMWIDGET_STORE``, else a file in the per-user data directory."""
     if os.environ.get(ENV_VAR):
@@ -109,6 +114,21 @@ class Store:
     ``idle_release``: seconds of idleness after which the file is let go.
     """
 
+    def __new__(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Store:
+        # ``Store("postgresql://...")`` (or $STREAMWIDGET_STORE set to a DSN) is the
+        # PostgreSQL store: same interface, a database server instead of a file.
+        target = path if path is not None else os.environ.get(ENV_VAR)
+        if cls is Store and is_postgres_dsn(target):
+            try:
+                from .store_postgres import PostgresStore
+            except ImportError as exc:
+                raise StoreError(
+                    f"a PostgreSQL store needs psycopg 3 ({exc}): "
+                    "pip install 'streamwidget[postgres]'"
+                ) from None
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
+
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
@@ -118,7 +138,7 @@ class Store:
         lock_timeout: float = 10.0,
         idle_release: float = 1.0,
     ):
-        self.path = ":memory:" if path == ":memory:" else str(Path(path or default_path()))
+        self.path = self._resolve_path(path)
         self.batch_size = batch_size
         self.batch_interval = batch_interval
         self.lock_timeout = lock_timeout
@@ -137,6 +157,19 @@ class Store:
         self.commits = 0  # transactions written (for tests and measurements)
         self._wake = threading.Event()
         self._owner = owner.current()
+        self._open()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="streamwidget-writer", daemon=True
+        )
+        self._writer.start()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (s := ref()) is not None and s.close())
+
+    def _resolve_path(self, path: str | os.PathLike[str] | None) -> str:
+        return ":memory:" if path == ":memory:" else str(Path(path or default_path()))
+
+    def _open(self) -> None:
+        """Open the database: schema, then orphan recovery (``self.recovered``)."""
         if self.path != ":memory:":
             _check_folder(self.path)
         try:
@@ -149,12 +182,6 @@ class Store:
                 f"the store {self.path} cannot be read ({type(exc).__name__}: {exc}). If the "
                 "file is damaged, move it aside; streamwidget then starts a new, empty store."
             ) from None
-        self._writer = threading.Thread(
-            target=self._write_loop, name="streamwidget-writer", daemon=True
-        )
-        self._writer.start()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (s := ref()) is not None and s.close())
 
     # -- writing ----------------------------------------------------------------------
 

@@ -1,0 +1,70 @@
+"""Moving a whole store between backends (DuckDB file ↔ PostgreSQL) without loss.
+
+:func:`migrate` copies conversations, messages and every finished stream with its event log
+(through :meth:`Store.import_recording`, unredacted, so the copy's documents are rebuilt from
+exactly the same events, ids and times). Running it again copies only what is missing.
+Streams still being written (``pending``/``streaming``) are left for a later run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .store import Store
+from .transfer import stream_recording
+
+
+@dataclass
+class MigrateResult:
+    conversations: int = 0
+    messages: int = 0
+    streams: list[str] = field(default_factory=list)
+    skipped_open: list[str] = field(default_factory=list)
+
+
+def migrate(source: Store, target: Store) -> MigrateResult:
+    """Copy ``source``'s contents into ``target`` (either backend, either direction)."""
+    result = MigrateResult()
+    conversations = source.sql(
+        "SELECT id, title, created_at, CAST(meta AS VARCHAR) FROM conversations ORDER BY id"
+    ).fetchall()
+    messages = source.sql(
+        "SELECT id, conversation_id, seq, role, content, stream_id, created_at FROM messages"
+        " ORDER BY conversation_id, seq"
+    ).fetchall()
+    streams = source.sql("SELECT id, status FROM streams ORDER BY created_at, id").fetchall()
+    with target._lock:
+        cur = target._cursor()
+        for row in conversations:
+            cur.execute(
+                "INSERT INTO conversations (id, title, created_at, meta) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                list(row),
+            )
+            result.conversations += 1
+    renamed: dict[str, str] = {}
+    for stream_id, status in streams:
+        if status in ("pending", "streaming"):
+            result.skipped_open.append(stream_id)
+            continue
+        copied = target.import_recording(stream_recording(source, stream_id, redact=False))
+        renamed[stream_id] = copied
+        result.streams.append(copied)
+    with target._lock:
+        cur = target._cursor()
+        for message_id, conversation, seq, role, content, stream_id, created_at in messages:
+            cur.execute(
+                "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    message_id,
+                    conversation,
+                    seq,
+                    role,
+                    content,
+                    renamed.get(stream_id, stream_id),
+                    created_at,
+                ],
+            )
+            result.messages += 1
+    return result
