@@ -91,6 +91,10 @@ class Recording:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise RecordingError("no such file", source=source) from None
+        except IsADirectoryError:
+            raise RecordingError("is a directory, not a .jsonl recording", source=source) from None
+        except OSError as exc:
+            raise RecordingError(f"cannot be read: {exc.strerror}", source=source) from None
         except UnicodeDecodeError as exc:
             raise RecordingError(
                 f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source

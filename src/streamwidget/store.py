@@ -26,6 +26,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -45,7 +46,7 @@ except ImportError:  # pragma: no cover - pure-Python builds
 
 from . import owner
 from .document import Document, ToolCall
-from .events import TERMINAL_TYPES, Event, is_terminal
+from .events import TERMINAL_TYPES, Event, is_terminal, validate_event
 from .lease import Lease, LeaseTimeout
 from .recording import Recording
 from .schema import SCHEMA_SQL, STREAM_COLUMNS
@@ -178,6 +179,14 @@ class Store:
                 self._cursor().execute(SCHEMA_SQL)
                 self.recovered = self._recover()
         except duckdb.Error as exc:
+            lease = getattr(self, "_lease", None)
+            if lease is not None:
+                lease.close()  # a failed open must not keep the file locked for other kernels
+            if self.path != ":memory:" and not Path(self.path).exists():
+                raise StoreError(
+                    f"the store {self.path} cannot be created ({type(exc).__name__}: {exc}). "
+                    f"Pass Store(path=...) or set {ENV_VAR} to a writable place."
+                ) from None
             raise StoreError(
                 f"the store {self.path} cannot be read ({type(exc).__name__}: {exc}). If the "
                 "file is damaged, move it aside; streamwidget then starts a new, empty store."
@@ -218,8 +227,12 @@ class Store:
 
     def append(self, stream_id: str, event: Event) -> Document:
         """Apply one event (with ``t``) to a stream this store is writing, and queue it."""
-        kind = event["type"]
+        kind = event.get("type")
+        if kind not in TEXT_FIELDS or not isinstance(event.get("text"), str):
+            validate_event(event)  # before the fold: a bad event must change nothing
         payload = _payload_json(event)
+        if _SURROGATE.search(payload):
+            event, payload = _without_lone_surrogates(event)
         with self._state:
             live = self._live.get(stream_id)
             if live is None:
@@ -880,6 +893,19 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         first_token_t=row["first_token_t"],
         last_t=row["last_t"] or 0.0,
     )
+
+
+TEXT_FIELDS = ("text", "reasoning")
+
+#: A lone UTF-16 surrogate (half of an emoji split across chunks): UTF-8 cannot hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(event: Event) -> tuple[Event, str]:
+    """The event with lone surrogates replaced by U+FFFD, so the document, the event log and
+    every later commit agree (DuckDB would refuse the text, and every batch after it)."""
+    cleaned = json.loads(_SURROGATE.sub("\ufffd", json.dumps(event, ensure_ascii=False)))
+    return cleaned, _payload_json(cleaned)
 
 
 def _payload_json(event: Event) -> str:
