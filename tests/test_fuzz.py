@@ -454,12 +454,6 @@ def test_well_framed_json_of_any_shape_ends_the_stream_with_one_terminal_event(k
     check_events(stream_events(kind, data.draw(chunked(body))))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: JSON of an unexpected shape inside a well-framed stream surfaces as an "
-    "'internal' error (TypeError/AttributeError in the parser) instead of a 'server' error "
-    "naming the bad data; fix in docs/guarantees.md",
-)
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=300, deadline=None, phases=[Phase.generate])
 @given(data=st.data())

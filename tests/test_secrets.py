@@ -179,11 +179,6 @@ async def test_connection_errors_never_quote_url_credentials(tmp_path):
     assert not leaks(Path(store.path).read_bytes())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: credentials in the base URL (user:password@) go out as a Basic header that "
-    "is not among the secrets redacted from error messages. Fix in docs/guarantees.md",
-)
 async def test_url_credentials_quoted_back_by_a_server_are_redacted():
     server = FakeServer("openai", status=401)
     provider = OpenAIProvider(
@@ -207,11 +202,6 @@ def test_the_openai_key_is_never_sent_to_another_server(monkeypatch):
     assert "authorization" not in server.requests[0].headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: a server (or proxy) that echoes the key into the reply text gets it stored; "
-    "redaction covers error messages and recorded wire data only. Fix in docs/guarantees.md",
-)
 async def test_a_key_echoed_into_the_reply_text_is_not_stored():
     """The echo is cut in two at every position of the key (a secret split across tokens)."""
     said = f"your header was Bearer {KEY}, fyi"

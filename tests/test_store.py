@@ -176,9 +176,9 @@ def test_streams_left_open_by_a_killed_process_become_interrupted(tmp_path):
         for i in range(25):
             store.append(sid, {{"t": i / 10, "type": "text", "text": "w%d " % i}})
             if i == 19:
-                store.flush()  # 20 events committed, 5 only in memory
+                store.flush()  # at least 20 events committed; the writer may take more
         print(sid, flush=True)
-        os.kill(os.getpid(), 9)  # die without closing: 5 queued events are lost
+        os.kill(os.getpid(), 9)  # die without closing: what is still queued is lost
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == -9
@@ -187,9 +187,10 @@ def test_streams_left_open_by_a_killed_process_become_interrupted(tmp_path):
         assert store.recovered == [sid]
         doc = store.get(sid)
         assert doc.status == "interrupted"
-        assert doc.text == "".join(f"w{i} " for i in range(20))  # every committed event
         events = store.events(sid)
-        assert events[-1]["type"] == "interrupted" and len(events) == 21
+        committed = len(events) - 1  # all but the interrupted event
+        assert 20 <= committed <= 25 and events[-1]["type"] == "interrupted"
+        assert doc.text == "".join(f"w{i} " for i in range(committed))  # every committed event
         assert Document.from_events(events).content_equal(doc)
 
 

@@ -21,8 +21,17 @@ marked.use({
       const cls = word ? ` class="language-${escapeHtml(word)}"` : "";
       return `<pre><code${cls}>${highlightCode(text.replace(/\n$/, ""), language)}</code></pre>\n`;
     },
+    // A tag that opens a raw-text element (<style>, <script>, <textarea>, ...), e.g. named in
+    // prose, would make the browser's parser swallow the rest of the reply: such raw HTML is
+    // shown as text. Other raw HTML goes on to DOMPurify.
+    html({ text }: Tokens.HTML | Tokens.Tag): string {
+      return RAW_TEXT_TAG.test(text) ? escapeHtml(text) : text;
+    },
   },
 });
+
+const RAW_TEXT_TAG =
+  /<\/?\s*(?:script|style|title|textarea|xmp|iframe|noembed|noframes|noscript|plaintext|template|svg|math)\b/i;
 
 /** Like DOMPurify's default, minus every scheme but http(s) and mailto. */
 const ALLOWED_URI = /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i;
@@ -57,7 +66,15 @@ function purifierFor(win: Window): Purifier {
         const src = el.getAttribute("src");
         el.removeAttribute("src");
         if (src) el.setAttribute("data-sw-src", src);
-      } else if (el.nodeName === "A" && WEB_URL.test(el.getAttribute("href") ?? "")) {
+      }
+      const cls = el.getAttribute("class");
+      if (cls !== null) {
+        // only the renderer's own classes: a model must not borrow the page's (jp-Dialog, ...)
+        const own = cls.split(/\s+/).filter((c) => /^(?:language-[\w#+.-]+|sw-hl-[\w-]+)$/.test(c));
+        if (own.length) el.setAttribute("class", own.join(" "));
+        else el.removeAttribute("class");
+      }
+      if (el.nodeName === "A" && WEB_URL.test(el.getAttribute("href") ?? "")) {
         el.setAttribute("target", "_blank");
         el.setAttribute("rel", "noopener noreferrer");
       }

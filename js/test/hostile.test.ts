@@ -309,13 +309,9 @@ describe("hostile output: the StreamView", () => {
   });
 });
 
-describe("hostile output: known gaps", () => {
-  const PROSE_TODO =
-    "raw HTML goes to the browser's parser: a tag named in prose (<style>, <script>, <title>, " +
-    "<textarea>, <xmp>) opens a raw-text element that swallows the rest of the reply on the " +
-    "final render; escape such raw HTML in marked's html renderer (docs/guarantees.md, gap 9)";
+describe("hostile output: raw-text tags and borrowed classes (docs/guarantees.md, 9-10)", () => {
   for (const tag of ["style", "script", "title", "textarea", "xmp"]) {
-    test(`prose that names <${tag}> keeps the rest of the reply readable`, { todo: PROSE_TODO }, () => {
+    test(`prose that names <${tag}> keeps the rest of the reply readable`, () => {
       const md = new MarkdownView(doc.createElement("div"));
       md.update(`Put it in a <${tag}> element.\n\nSecond paragraph stays.`, 0, { final: true });
       assertSafe(md.el, tag, true);
@@ -324,7 +320,7 @@ describe("hostile output: known gaps", () => {
     });
   }
 
-  test("class names of the page's own CSS are not kept", { todo: "class attributes pass the sanitizer: `<div class=\"jp-Dialog\">` borrows JupyterLab's full-window overlay style (docs/guarantees.md, gap 10)" }, () => {
+  test("class names of the page's own CSS are not kept", () => {
     const md = new MarkdownView(doc.createElement("div"));
     md.update(wrap('<div class="jp-Dialog lm-Widget">fake dialog</div>'), 0, { final: true });
     const classes = Array.from(md.el.querySelectorAll("[class]")).flatMap((n) => Array.from(n.classList));

@@ -17,11 +17,13 @@ from typing import Any
 from ..events import Event
 from .base import ChatRequest
 from .errors import (
+    SHAPE_ERRORS,
     WireFailure,
     error_text,
     kind_for_code,
     resolve_key,
     tool_call_end,
+    unexpected,
 )
 from .http import HTTPProvider, WireStream
 
@@ -231,7 +233,11 @@ class AnthropicProvider(HTTPProvider):
             if not isinstance(data, dict):
                 raise WireFailure(f"expected a JSON object in the stream, got {sse.data[:200]!r}")
             data.setdefault("type", sse.event)
-            for event in folder.feed(data):
+            try:
+                events = folder.feed(data)
+            except SHAPE_ERRORS:
+                raise unexpected(sse.data) from None
+            for event in events:
                 yield event
 
 

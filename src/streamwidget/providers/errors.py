@@ -82,6 +82,15 @@ class WireFailure(ProviderError):
     kind = "server"
 
 
+#: What a parser raises when the server's JSON has a shape it does not expect (a string where
+#: an object belongs, ...): turned into a WireFailure, not an "internal" error.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
+
+
+def unexpected(data: str) -> WireFailure:
+    return WireFailure(f"unexpected data in the stream: {data[:200]!r}")
+
+
 def kind_for_status(status: int) -> str:
     """The error kind for an HTTP status (see events.ERROR_KINDS)."""
     if status in (401, 403):

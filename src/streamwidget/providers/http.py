@@ -12,10 +12,12 @@ exception tree and the secret handling are in :mod:`.errors`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import codecs
 import contextlib
 import math
 import random
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable
@@ -212,6 +214,63 @@ async def _exhaust(chunks: AsyncIterator[bytes], limit: int) -> None:
             return
 
 
+class _TextScrubber:
+    """Replaces the provider's own secrets in streamed text and reasoning (a server or proxy
+    may echo a key into the reply), also when a secret is split across events.
+
+    A tail of at least ``MIN_HOLD`` characters that could start a secret waits for the next
+    piece; a shorter one goes out, and the rest of the secret is hidden in the next piece.
+    """
+
+    MIN_HOLD = 3
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+        self.longest = max((len(s) for s in self.secrets), default=0)
+        self.held: dict[str, str] = {}
+        self.sent: dict[str, str] = {}
+
+    def feed(self, field: str, piece: str) -> str:
+        if not self.secrets:
+            return piece
+        sent = self.sent.get(field, "")
+        text = sent + self.held.pop(field, "") + piece
+        keep = max(_overlap(text, secret) for secret in self.secrets)
+        end = len(text) - (keep if keep >= self.MIN_HOLD else 0)
+        self.held[field] = text[end:]
+        self.sent[field] = text[:end][-self.longest :]
+        spans = [
+            (m.start(), m.end())
+            for secret in self.secrets
+            for m in re.finditer(re.escape(secret), text[:end])
+        ]
+        if not spans:
+            return text[len(sent) : end]
+        out, at = [], len(sent)
+        for start, stop in sorted(spans):
+            if stop <= at:
+                continue
+            out.append(text[at : max(start, at)])
+            out.append("***")
+            at = stop
+        out.append(text[at:end])
+        return "".join(out)
+
+    def flush(self) -> list[Event]:
+        """What is held back, as events (before any other event, and at the end)."""
+        events: list[Event] = [{"type": f, "text": t} for f, t in self.held.items() if t]
+        self.held.clear()
+        return events
+
+
+def _overlap(text: str, secret: str) -> int:
+    """The length of the longest end of ``text`` that begins ``secret`` (shorter than it)."""
+    for n in range(min(len(text), len(secret) - 1), 0, -1):
+        if secret.startswith(text[-n:]):
+            return n
+    return 0
+
+
 class HTTPProvider:
     """Base of the live providers. Subclasses set ``name``, ``default_base_url``, ``path``
     and implement :meth:`_headers`, :meth:`build_body` and :meth:`parse`."""
@@ -334,6 +393,7 @@ class HTTPProvider:
         deadline_at = time.monotonic() + deadline
         wire: WireStream | None = None
         terminal = False
+        scrub = _TextScrubber(secrets)
         try:
             body = self.build_body(request)
             response = await self._send(body, deadline_at, deadline)
@@ -347,7 +407,16 @@ class HTTPProvider:
             )
             async with contextlib.aclosing(self.parse(wire)) as events:
                 async for event in events:
-                    terminal = event.get("type") in ("finish", "error")
+                    kind = event.get("type")
+                    terminal = kind in ("finish", "error")
+                    if kind in ("text", "reasoning"):
+                        text = scrub.feed(kind, event["text"])
+                        if not text:
+                            continue
+                        event = {**event, "text": text}
+                    else:
+                        for held in scrub.flush():
+                            yield held
                     for data in wire.take_wire(final=terminal):
                         yield {"type": "wire", "data": data}
                     if event.get("type") == "error":
@@ -355,6 +424,8 @@ class HTTPProvider:
                     yield event
                     if terminal:
                         return
+            for held in scrub.flush():
+                yield held
             for data in wire.take_wire(final=True):
                 yield {"type": "wire", "data": data}
             yield {
@@ -363,6 +434,8 @@ class HTTPProvider:
                 "message": f"the stream ended without {self.terminal_marker}",
             }
         except ProviderError as exc:
+            for held in scrub.flush():
+                yield held
             if wire is not None:
                 for data in wire.take_wire(final=True):
                     yield {"type": "wire", "data": data}
@@ -379,6 +452,11 @@ class HTTPProvider:
     def _secrets(self) -> tuple[str, ...]:
         values = [self._api_key or ""]
         values += [v for k, v in self._extra_headers.items() if SECRET_NAME.search(k)]
+        url = httpx.URL(self.base_url)
+        if url.password:  # httpx sends user:password@ as a Basic authorization header
+            values.append(url.password)
+            values.append(base64.b64encode(f"{url.username}:{url.password}".encode()).decode())
+        values += [v for k, v in url.params.multi_items() if SECRET_NAME.search(k)]
         return tuple(v for v in values if v)
 
     async def _within(self, awaitable: Awaitable[T], deadline_at: float, deadline: float) -> T:

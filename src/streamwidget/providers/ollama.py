@@ -16,7 +16,7 @@ from typing import Any
 
 from ..events import Event
 from .base import ChatRequest
-from .errors import WireFailure, error_text, tool_call_end
+from .errors import SHAPE_ERRORS, WireFailure, error_text, tool_call_end, unexpected
 from .http import HTTPProvider, WireStream
 
 OLLAMA_BASE_URL = "http://localhost:11434"
@@ -107,39 +107,51 @@ class OllamaProvider(HTTPProvider):
                 raise WireFailure(f"malformed JSON line in the stream: {line[:200]!r}") from None
             if not isinstance(data, dict):
                 raise WireFailure(f"expected a JSON object per line, got {line[:200]!r}")
-            if data.get("error"):
-                _, message = error_text(data)
-                yield {"type": "error", "kind": "server", "message": message or "error"}
+            try:
+                events, calls = _fold_line(data, calls)
+            except SHAPE_ERRORS:
+                raise unexpected(line) from None
+            for event in events:
+                yield event
+            if events and events[-1]["type"] in ("finish", "error"):
                 return
-            message = data.get("message") or {}
-            if isinstance(message.get("thinking"), str) and message["thinking"]:
-                yield {"type": "reasoning", "text": message["thinking"]}
-            if isinstance(message.get("content"), str) and message["content"]:
-                yield {"type": "text", "text": message["content"]}
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                call_id = str(call.get("id") or f"call_{calls}")
-                calls += 1
-                name = str(function.get("name", ""))
-                args = function.get("arguments") or {}
-                args_text = args if isinstance(args, str) else json.dumps(args)
-                yield {"type": "tool_call_start", "id": call_id, "name": name}
-                yield {"type": "tool_call_delta", "id": call_id, "args_delta": args_text}
-                yield tool_call_end(call_id, name, args_text)
-            if data.get("done"):
-                usage: Event = {"type": "usage"}
-                if isinstance(data.get("prompt_eval_count"), int):
-                    usage["input_tokens"] = data["prompt_eval_count"]
-                if isinstance(data.get("eval_count"), int):
-                    usage["output_tokens"] = data["eval_count"]
-                if len(usage) > 1:
-                    yield usage
-                reason = str(data.get("done_reason") or "stop")
-                # Ollama says "stop" after tool calls; the other providers say "tool_calls".
-                if reason == "stop" and calls:
-                    reason = "tool_calls"
-                yield {"type": "finish", "reason": reason}
-                return
+
+
+def _fold_line(data: dict[str, Any], calls: int) -> tuple[list[Event], int]:
+    """The events of one NDJSON line, and the number of tool calls so far. Pure."""
+    if data.get("error"):
+        _, message = error_text(data)
+        return [{"type": "error", "kind": "server", "message": message or "error"}], calls
+    events: list[Event] = []
+    message = data.get("message") or {}
+    if isinstance(message.get("thinking"), str) and message["thinking"]:
+        events.append({"type": "reasoning", "text": message["thinking"]})
+    if isinstance(message.get("content"), str) and message["content"]:
+        events.append({"type": "text", "text": message["content"]})
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        call_id = str(call.get("id") or f"call_{calls}")
+        calls += 1
+        name = str(function.get("name", ""))
+        args = function.get("arguments") or {}
+        args_text = args if isinstance(args, str) else json.dumps(args)
+        events.append({"type": "tool_call_start", "id": call_id, "name": name})
+        events.append({"type": "tool_call_delta", "id": call_id, "args_delta": args_text})
+        events.append(tool_call_end(call_id, name, args_text))
+    if data.get("done"):
+        usage: Event = {"type": "usage"}
+        if isinstance(data.get("prompt_eval_count"), int):
+            usage["input_tokens"] = data["prompt_eval_count"]
+        if isinstance(data.get("eval_count"), int):
+            usage["output_tokens"] = data["eval_count"]
+        if len(usage) > 1:
+            events.append(usage)
+        reason = str(data.get("done_reason") or "stop")
+        # Ollama says "stop" after tool calls; the other providers say "tool_calls".
+        if reason == "stop" and calls:
+            reason = "tool_calls"
+        events.append({"type": "finish", "reason": reason})
+    return events, calls
 
 
 __all__ = ["OllamaProvider", "to_ollama_messages"]

@@ -21,11 +21,13 @@ from typing import Any
 from ..events import Event
 from .base import ChatRequest
 from .errors import (
+    SHAPE_ERRORS,
     WireFailure,
     error_text,
     kind_for_code,
     resolve_key,
     tool_call_end,
+    unexpected,
 )
 from .http import HTTPProvider, WireStream
 
@@ -260,7 +262,11 @@ class OpenAIProvider(HTTPProvider):
         async for sse in wire.sse():
             data = sse.data.strip()
             if data == "[DONE]":
-                for event in folder.done():
+                try:
+                    events = folder.done()
+                except SHAPE_ERRORS:
+                    raise unexpected(data) from None
+                for event in events:
                     yield event
                 return
             if not data:
@@ -271,7 +277,11 @@ class OpenAIProvider(HTTPProvider):
                 raise WireFailure(f"malformed JSON in the event stream: {data[:200]!r}") from None
             if sse.event == "error" and isinstance(chunk, dict) and "error" not in chunk:
                 chunk = {"error": chunk}
-            for event in folder.feed(chunk):
+            try:
+                events = folder.feed(chunk)
+            except SHAPE_ERRORS:
+                raise unexpected(data) from None
+            for event in events:
                 yield event
 
 
