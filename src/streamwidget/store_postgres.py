@@ -40,19 +40,17 @@ from psycopg import conninfo
 
 from . import owner
 from .document import Document
-from .events import is_terminal
 from .recording import Recording
 from .store import (
     Callback,
     Change,
     Store,
     StoreError,
-    _json,
     _Live,
-    _recording_sha256,
 )
 from .store_postgres_duck import DuckDBReads
 from .store_postgres_schema import CHANNEL, install_schema
+from .store_rows import import_rows
 
 __all__ = ["PostgresStore", "default_user", "install_schema"]
 
@@ -208,47 +206,9 @@ class PostgresStore(DuckDBReads, Store):
                 )
 
     def _write_import(self, recording: Recording, stream_id: str) -> None:
-        events = [{**e, "t": float(e.get("t", 0.0))} for e in recording.events]
-        if not events or not is_terminal(events[-1]):
-            events.append({"t": events[-1]["t"] if events else 0.0, "type": "interrupted"})
+        conversation, row, columns = import_rows(recording, stream_id, self._owner)
         header = recording.header
-        provider, model = recording.provider or None, recording.model or None
-        doc = Document.from_events(events, stream_id, model=model, provider=provider)
-        fixed = ("streamwidget", "version", "provider", "model", "request", "stream_id")
-        extra = {k: v for k, v in header.items() if k not in fixed}
-        conversation = header.get("conversation_id")
-        conversation = conversation if isinstance(conversation, str) else None
-        pid, host, started = self._owner
-        row = [
-            stream_id,
-            conversation,
-            doc.status,
-            doc.text,
-            doc.reasoning,
-            _json([c.to_dict() for c in doc.tool_calls]),
-            _json(doc.error),
-            _json(doc.usage),
-            doc.finish_reason,
-            model,
-            provider,
-            _json(header.get("request") or {}),
-            _json(extra),
-            doc.first_token_t,
-            doc.last_t,
-            doc.version,
-            pid,
-            host,
-            started,
-            _timestamp(header.get("created_at")),
-            _recording_sha256(recording),
-        ]
-        columns = [
-            [stream_id] * len(events),
-            list(range(len(events))),
-            [e["t"] for e in events],
-            [str(e["type"]) for e in events],
-            [_json({k: v for k, v in e.items() if k not in ("t", "type")}) for e in events],
-        ]
+        row[-2] = _timestamp(row[-2])
         with self._lock, self._db().transaction(), self._conn.cursor() as cur:
             if conversation is not None:
                 cur.execute(
