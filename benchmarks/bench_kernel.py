@@ -13,8 +13,10 @@ store's writer, the iopub thread), read before the cell and again once iopub has
 minus the same reading around an empty cell. The naive baselines grow with the square of N:
 they run at 1k and 10k tokens only, each under a time limit.
 
-Prototypes of proposed changes (subclasses defined here, nothing in ``src/`` is changed) run
-next to the current StreamView; see docs/benchmarks.md.
+StreamView runs three ways: as in a live notebook (a front end attached: the kernel gets the
+``resync`` every front end sends when it connects, so the end of the stream is quiet), with no
+front end at all (nbclient, nbconvert: the final text goes in the state), and with
+``static_fallback=False`` (no saved-notebook copy of the text at the end).
 """
 
 from __future__ import annotations
@@ -63,32 +65,6 @@ class NaiveText(anywidget.AnyWidget):
         "model.on('change:text', f); f(); }} }};"
     )
     text = traitlets.Unicode("").tag(sync=True)
-
-
-class QuietEndView(StreamView):
-    # Prototype: once a front end has spoken (the resync every front end sends when it
-    # connects), the end of the stream sets `text` in the kernel without sending it again: that
-    # front end built it from the deltas. Kernels nobody talks to (nbconvert, nbclient) still
-    # send it, so a notebook saved by them shows the final text.
-    _quiet = frozenset()
-
-    def _on_front_end_message(self, widget, content, buffers):
-        if isinstance(content, dict) and content.get("kind") == "resync":
-            self._front_end_seen = True
-        super()._on_front_end_message(widget, content, buffers)
-
-    def _should_send_property(self, key, value):
-        if key in self._quiet:
-            return False
-        return super()._should_send_property(key, value)
-
-    def _finish(self, document):
-        if getattr(self, "_front_end_seen", False):
-            self._quiet = frozenset({{"text", "reasoning"}})
-        try:
-            super()._finish(document)
-        finally:
-            self._quiet = frozenset()
 """
 
 PREPARE = r"""
@@ -106,7 +82,7 @@ START = "_cpu0 = _cpu(); _commits0 = _store.commits; _t0 = time.perf_counter()\n
 WORKLOADS = {
     "empty": "pass\n_t1 = time.perf_counter()",
     "streamview": (
-        "_view = {cls}(start(ReplayProvider(_rec, speed=0), store=_store))\n"
+        "_view = StreamView(start(ReplayProvider(_rec, speed=0), store=_store){kwargs})\n"
         "display(_view)\n"
         "{hello}"
         "_doc = await _view.handle\n"
@@ -150,7 +126,8 @@ RESULT = r"""json.dumps({
 
 APPROACHES = {
     "streamview": "StreamView",
-    "quiet_end": "StreamView + quiet end (prototype)",
+    "headless": "StreamView, no front end (nbclient)",
+    "no_fallback": "StreamView, static_fallback=False",
     "html": "ipywidgets.HTML value +=",
     "anywidget": "anywidget trait text +=",
 }
@@ -159,12 +136,12 @@ APPROACHES = {
 def measure(kernel: Kernel, approach: str, n: int) -> dict[str, Any]:
     """One run of one approach at N tokens: CPU, traffic, commits, frame rate."""
     kernel.run(PREPARE.format(n=n))
-    if approach in ("streamview", "quiet_end"):
+    if approach in STREAMVIEWS:
         code = WORKLOADS["streamview"].format(
-            cls="StreamView" if approach == "streamview" else "QuietEndView",
-            # what a front end does when it connects (see js/src/stream_view.ts)
+            kwargs=", static_fallback=False" if approach == "no_fallback" else "",
+            # what a front end does when it connects (see js/src/sync.ts)
             hello=""
-            if approach == "streamview"
+            if approach == "headless"
             else "_view._on_front_end_message(_view, {'kind': 'resync'}, [])\n",
         )
     else:
@@ -176,6 +153,9 @@ def measure(kernel: Kernel, approach: str, n: int) -> dict[str, Any]:
     result.update(approach=approach, n=n, traffic=traffic(messages))
     result.update(stream_stats(messages, n))
     return result
+
+
+STREAMVIEWS = ("streamview", "headless", "no_fallback")
 
 
 def stream_stats(messages: list[Any], n: int) -> dict[str, Any]:
@@ -200,6 +180,9 @@ def stream_stats(messages: list[Any], n: int) -> dict[str, Any]:
         "esm_bytes": sum(m.info.get("esm_bytes", 0) for m in opens),
         "stream_messages": len(streamed),
         "stream_bytes": sum(m.nbytes for m in streamed),
+        # the saved-notebook fallback brought up to date at the end (once per reply)
+        "display_bytes": sum(m.nbytes for m in streamed if m.msg_type == "update_display_data"),
+        "display_messages": sum(1 for m in streamed if m.msg_type == "update_display_data"),
         "text_bytes": text_bytes(n),
         "delta_frames": len(deltas),
         "deltas_rebuild_text": text == "".join(tokens(n)) if deltas else None,
@@ -236,10 +219,10 @@ def main() -> None:
             empty_cpu = statistics.median(empty)
             log(f"empty cell: {empty_cpu * 1e3:.2f} ms CPU")
             for n in sizes:
-                for approach in ("streamview", "quiet_end", "html", "anywidget"):
+                for approach in APPROACHES:
                     if approach in ("html", "anywidget") and n not in baseline_sizes:
                         continue
-                    reps = repeats if approach in ("streamview", "quiet_end") else 1
+                    reps = repeats if approach == "streamview" else 1
                     if approach in ("html", "anywidget") and n <= 1_000:
                         reps = repeats
                     batch = []
@@ -294,30 +277,7 @@ def rows(runs: list[dict[str, Any]], sizes: list[int], baseline_sizes: list[int]
                 + f"; runs {', '.join(f'{c / n * 1e6:.1f}' for c in sv['cpu_runs'])} µs",
             )
         )
-        payload = sv["stream_bytes"] - sv["stream_messages"] * (sv["frame_overhead"] or 0)
-        out.append(
-            row(
-                SECTION,
-                f"iopub bytes, {label(n)}",
-                sv["stream_bytes"],
-                "B",
-                baseline=html["stream_bytes"] if html else None,
-                baseline_label=APPROACHES["html"],
-                target="≤ 1.3 x text + fixed/message",
-                passed=payload <= 1.3 * sv["text_bytes"],
-                note=f"{sv['stream_bytes'] / sv['text_bytes']:.2f} x the text "
-                f"({fmt(sv['text_bytes'])} B); beyond {fmt(sv['frame_overhead'])} B per "
-                f"message: {payload / sv['text_bytes']:.2f} x; {sv['stream_messages']} messages"
-                + (f" vs {html['stream_messages']:,}" if html else "")
-                + (f"; {APPROACHES['anywidget']}: {fmt(naive['stream_bytes'])} B" if naive else "")
-                + "; by kind: "
-                + ", ".join(
-                    f"{k.removeprefix('comm_msg/')} {fmt(v)} B"
-                    for k, v in sorted(sv["traffic"]["bytes"].items(), key=lambda kv: -kv[1])
-                    if k not in ("comm_open", "status", "execute_input", "display_data")
-                ),
-            )
-        )
+        out.extend(bytes_rows(sv, html, naive, by.get(("headless", n)), by.get(("no_fallback", n))))
         out.append(
             row(
                 SECTION,
@@ -339,20 +299,6 @@ def rows(runs: list[dict[str, Any]], sizes: list[int], baseline_sizes: list[int]
                 f"deltas rebuild the text: {sv['deltas_rebuild_text']}",
             )
         )
-        q = by.get(("quiet_end", n))
-        if q:
-            out.append(
-                row(
-                    SECTION,
-                    f"prototype quiet end: iopub bytes, {label(n)}",
-                    q["stream_bytes"],
-                    "B",
-                    baseline=sv["stream_bytes"],
-                    baseline_label="StreamView now",
-                    note=f"{q['stream_bytes'] / q['text_bytes']:.2f} x text; CPU "
-                    f"{q['cpu'] / n * 1e6:.2f} µs/token; a front end attached (emulated resync)",
-                )
-            )
     if len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
         factor = b / a
@@ -389,6 +335,71 @@ def rows(runs: list[dict[str, Any]], sizes: list[int], baseline_sizes: list[int]
             + (f"; the minimal anywidget's: {fmt(naive['open_bytes'])} B" if naive else ""),
         )
     )
+    return out
+
+
+def bytes_rows(
+    sv: dict[str, Any],
+    html: dict[str, Any] | None,
+    naive: dict[str, Any] | None,
+    headless: dict[str, Any] | None,
+    no_fallback: dict[str, Any] | None,
+) -> list:
+    """iopub bytes of a live view, and what the saved-notebook copy and no front end add."""
+    n, text = sv["n"], sv["text_bytes"]
+    label = f"{n // 1000}k tokens"
+    live_bytes = sv["stream_bytes"] - sv["display_bytes"]
+    live_messages = sv["stream_messages"] - sv["display_messages"]
+    payload = live_bytes - live_messages * (sv["frame_overhead"] or 0)
+    by_kind = ", ".join(
+        f"{k.removeprefix('comm_msg/')} {fmt(v)} B"
+        for k, v in sorted(sv["traffic"]["bytes"].items(), key=lambda kv: -kv[1])
+        if k not in ("comm_open", "status", "execute_input", "display_data")
+    )
+    out = [
+        row(
+            SECTION,
+            f"iopub bytes streaming, {label} (a front end attached)",
+            live_bytes,
+            "B",
+            baseline=html["stream_bytes"] if html else None,
+            baseline_label=APPROACHES["html"],
+            target="≤ 1.3 x text + fixed/message",
+            passed=payload <= 1.3 * text,
+            note=f"{live_bytes / text:.2f} x the text ({fmt(text)} B); beyond "
+            f"{fmt(sv['frame_overhead'])} B per message: {payload / text:.2f} x; "
+            f"{live_messages} messages"
+            + (f" vs {html['stream_messages']:,}" if html else "")
+            + (f"; {APPROACHES['anywidget']}: {fmt(naive['stream_bytes'])} B" if naive else "")
+            + f"; by kind: {by_kind}",
+        ),
+        row(
+            SECTION,
+            f"iopub bytes with the saved-notebook copy, {label}",
+            sv["stream_bytes"],
+            "B",
+            note=f"{sv['stream_bytes'] / text:.2f} x the text: the end-of-stream display "
+            f"update ({fmt(sv['display_bytes'])} B) puts the reply in the output's markdown "
+            "fallback, once per reply"
+            + (
+                f"; with static_fallback=False: {fmt(no_fallback['stream_bytes'])} B = "
+                f"{no_fallback['stream_bytes'] / text:.2f} x"
+                if no_fallback
+                else ""
+            ),
+        ),
+    ]
+    if headless:
+        out.append(
+            row(
+                SECTION,
+                f"iopub bytes with no front end (nbclient, nbconvert), {label}",
+                headless["stream_bytes"],
+                "B",
+                note=f"{headless['stream_bytes'] / text:.2f} x the text: nobody built the text "
+                "from the deltas, so the final state carries it too",
+            )
+        )
     return out
 
 

@@ -136,3 +136,62 @@ async def test_the_first_token_switches_the_status_to_streaming_in_the_next_fram
     assert view.status == "streaming"
     assert view.meta["first_token_t"] is not None
     await handle
+
+
+async def test_a_front_end_that_spoke_gets_a_quiet_end_with_lengths_to_check(comms):
+    # every front end asks for a resync when it connects; from then on it builds the text from
+    # the deltas, so the end of the stream does not send the whole text a second time
+    store = Store(":memory:")
+    handle = start(ReplayProvider(token_recording(300, token="é🌧️ ", gap=0.001)), store=store)
+    view = StreamView(handle, frame_interval=0.01)
+    comm = comms[-1]
+    view._handle_custom_msg({"kind": "resync"}, [])
+    await handle
+    final = "é🌧️ " * 300
+    assert view.text == final and view.status == "complete"  # the kernel side has it
+    assert all(u.get("text", "") == "" for u in comm.updates())  # ...but did not resend it
+    last = comm.updates()[-1]
+    assert last["status"] == "complete"
+    assert last["meta"]["text_length"] == utf16_len(final) != len(final)
+    snapshot = next(m for m in comm.custom() if m["kind"] == "snapshot")
+    deltas = [m for m in comm.custom() if m["kind"] == "delta"]
+    assert snapshot["text"] + rebuild(deltas)[len(snapshot["text"]) :] == final
+    # a front end that lost something asks again after the end and gets the whole document
+    view._handle_custom_msg({"kind": "resync"}, [])
+    assert comm.custom()[-1] == {"kind": "snapshot", "text": final, "reasoning": ""}
+    # and a front end that connects later (page reload) gets the full state
+    assert view.get_state()["text"] == final
+
+
+async def test_quiet_end_bytes_are_close_to_the_text(comms):
+    store = Store(":memory:")
+    handle = start(ReplayProvider(token_recording(4000)), store=store)
+    view = StreamView(handle, static_fallback=False)
+    comm = comms[-1]
+    view._handle_custom_msg({"kind": "resync"}, [])
+    await handle
+    text_bytes = len(("tok " * 4000).encode())
+    assert view.text == "tok " * 4000
+    assert comm.nbytes() < 1.2 * text_bytes + 2_000
+
+
+async def test_the_static_fallback_is_updated_at_the_end_unless_turned_off(monkeypatch, comms):
+    import IPython.display
+
+    updates: list[dict] = []
+
+    class Handle:
+        def update(self, data, **kwargs):
+            updates.append(data)
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: Handle())
+    for fallback, expected in ((True, 1), (False, 0)):
+        updates.clear()
+        store = Store(":memory:")
+        handle = start(ReplayProvider(Recording.bundled("hello"), speed=0), store=store)
+        view = StreamView(handle, static_fallback=fallback)
+        view._ipython_display_()
+        await handle
+        assert len(updates) == expected
+        if expected:
+            assert view.text in updates[0]["text/markdown"]

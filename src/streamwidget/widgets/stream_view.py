@@ -6,8 +6,13 @@ Sync design (linear cost whatever the reply length):
 - text goes as deltas in custom messages, ``{"kind": "delta", "field", "at", "text"}``,
   coalesced to at most one frame per ``frame_interval``; ``at`` is the UTF-16 offset where the
   piece starts, so the front end can detect a gap and ask for a ``snapshot``;
-- when the stream ends, the full text is put in the ``text`` trait once, so a saved notebook
-  (and any view opened later) shows the final document.
+- when the stream ends, the kernel-side ``text`` trait holds the full text. It is sent to the
+  front end only if no front end has spoken (nbclient, nbconvert): a front end that has (every
+  one asks for a ``resync`` when it connects) built the text from the deltas, and ``meta``
+  carries the final UTF-16 lengths so it can check that and ask again if something was lost
+  ("quiet end": the text crosses iopub once, not twice);
+- the saved-notebook fallback (markdown in the output's mimebundle) is brought up to date once
+  when the stream ends, unless ``static_fallback=False``.
 """
 
 from __future__ import annotations
@@ -66,13 +71,17 @@ class StreamView(anywidget.AnyWidget):
         *,
         store: Store | None = None,
         frame_interval: float = 1 / 30,
+        static_fallback: bool = True,
         **kwargs: Any,
     ):
+        """``static_fallback``: when the stream ends, update the output's markdown fallback so
+        a saved notebook (GitHub, nbviewer, nbconvert) shows the final reply. It costs one more
+        copy of the text over iopub per reply; ``False`` leaves the fallback as first shown."""
         unknown = set(kwargs) - {"layout"}
         if unknown:
             raise TypeError(
                 f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
-                "; expected stream, store=, frame_interval=, layout="
+                "; expected stream, store=, frame_interval=, static_fallback=, layout="
             )
         #: The running stream when the view was made from a handle (``await view.handle``).
         self.handle = stream if isinstance(stream, StreamHandle) else None
@@ -87,6 +96,10 @@ class StreamView(anywidget.AnyWidget):
         super().__init__(stream_id=stream_id, **kwargs)
         self.store = store
         self.frame_interval = frame_interval
+        self.static_fallback = static_fallback
+        #: Set by the first message from a front end; from then on the end is quiet.
+        self._front_end_seen = False
+        self._quiet_text = False
         # pieces joined once per frame (str += per token would copy the pending text each time)
         self._pending: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
         self._state_dirty = False
@@ -165,6 +178,9 @@ class StreamView(anywidget.AnyWidget):
                 "first_token_t": document.first_token_t,
                 "last_t": document.last_t,
                 "version": document.version,
+                # what the front end should have once all deltas arrived (UTF-16 units)
+                "text_length": self._offsets["text"],
+                "reasoning_length": self._offsets["reasoning"],
             }
 
     def _finish(self, document: Document) -> None:
@@ -173,17 +189,29 @@ class StreamView(anywidget.AnyWidget):
             self._timer.cancel()
         self._state_dirty = False  # the state goes below, in one message with the full text
         self._send_frame()
-        with self.hold_sync():
-            self.text = document.text
-            self.reasoning = document.reasoning
-            self._sync_state(document)
+        # A front end that has spoken built the text from the deltas: set it here only.
+        self._quiet_text = self._front_end_seen
+        try:
+            with self.hold_sync():
+                self.text = document.text
+                self.reasoning = document.reasoning
+                self._sync_state(document)
+        finally:
+            self._quiet_text = False
         self._unsubscribe()
-        self._update_displays()
+        if self.static_fallback:
+            self._update_displays()
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        if getattr(self, "_quiet_text", False) and key in TEXT_FIELDS:
+            return False
+        return super()._should_send_property(key, value)
 
     # -- front end → widget ---------------------------------------------------------------
 
     def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("kind") == "resync":
+            self._front_end_seen = True
             document = self._document
             self.send({"kind": "snapshot", "text": document.text, "reasoning": document.reasoning})
 
