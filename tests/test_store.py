@@ -217,3 +217,49 @@ def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql():
 def test_sql_results_with_awkward_column_names():
     store = Store(":memory:")
     assert store.sql("""SELECT 1 AS "a""b", 'x' AS "c d" """).fetchall() == [(1, "x")]
+
+
+def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads():
+    store = Store(":memory:", batch_interval=3600)
+    a, b = store.create_stream(), store.create_stream()
+    store.append(a, text_event(0.1, "a0"))
+    store.flush()  # a's next batch starts at seq 1
+    for i in range(1, 4):
+        store.append(a, text_event(i / 10, f"a{i}"))
+        store.append(b, {"t": i / 10, "type": "tool_call_start", "id": f"c{i}", "name": "f"})
+    store.flush()
+    rows = store.sql(
+        "SELECT stream_id, seq, t, type, typeof(payload), payload->>'$.text' FROM events"
+        " ORDER BY stream_id = $1 DESC, seq",
+        [a],
+    ).fetchall()
+    assert [r[:2] for r in rows] == [(a, 0), (a, 1), (a, 2), (a, 3), (b, 0), (b, 1), (b, 2)]
+    assert {r[4] for r in rows} == {"JSON"}
+    assert [r[5] for r in rows[:4]] == ["a0", "a1", "a2", "a3"] and rows[3][2:4] == (0.3, "text")
+    assert store.events(b)[2] == {"t": 0.3, "type": "tool_call_start", "id": "c3", "name": "f"}
+
+
+def test_event_rows_that_are_not_consecutive_are_still_written():
+    from streamwidget.schema import SCHEMA_SQL
+    from streamwidget.store import _by_stream, _insert_events
+
+    rows = [("s", 0, 0.1, "text", '{"text": "a"}'), ("s", 2, 0.2, "text", '{"text": "b"}')]
+    assert _by_stream(rows) is None and _by_stream(rows[:1]) == {"s": rows[:1]}
+    con = duckdb.connect()
+    con.execute(SCHEMA_SQL)
+    _insert_events(con, rows)
+    assert con.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall() == [
+        (0, '{"text": "a"}'),
+        (2, '{"text": "b"}'),
+    ]
+
+
+def test_a_change_reads_and_compares_like_a_record():
+    from streamwidget.store import Change
+
+    doc = Document("s")
+    change = Change("s", doc, {"type": "text", "text": "a"}, committed=False)
+    assert (change.stream_id, change.document, change.committed) == ("s", doc, False)
+    assert change == Change("s", doc, {"type": "text", "text": "a"}, False)
+    assert change != Change("s", doc, None, True) and "committed=False" in repr(change)
+    assert not hasattr(change, "__dict__")

@@ -5,7 +5,7 @@ manager is the only writer of a stream; widgets subscribe and never write.
 
 Writes are batched and never block the caller: :meth:`Store.append` folds the event into the
 in-memory document, notifies subscribers at once, and queues the event row. A writer thread
-commits the queue in one transaction (new streams, then events with one
+commits the queue in one transaction (new streams, then each stream's events with one
 ``INSERT ... SELECT unnest(...)``, then one ``UPDATE`` per touched document that appends only
 the new text) every ``batch_interval`` seconds, sooner when ``batch_size`` events wait or a
 stream ends; :meth:`Store.flush` and :meth:`Store.close` commit at once.
@@ -30,7 +30,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +65,38 @@ class StoreLockedError(StoreError):
     """Another process kept the store file longer than we could wait."""
 
 
-@dataclass(frozen=True)
 class Change:
-    """What a subscriber hears: the document after an event, or after a commit."""
+    """What a subscriber hears: the document after an event, or after a commit. Read-only by
+    convention: a plain class with slots, as one is made per event (a frozen dataclass costs
+    more to build)."""
 
-    stream_id: str
-    document: Document
-    #: The event just applied in memory; ``None`` for a commit notification (which comes
-    #: from the writer thread).
-    event: Event | None
-    committed: bool
+    __slots__ = ("committed", "document", "event", "stream_id")
+
+    def __init__(
+        self, stream_id: str, document: Document, event: Event | None, committed: bool
+    ) -> None:
+        self.stream_id = stream_id
+        self.document = document
+        #: The event just applied in memory; ``None`` for a commit notification (which comes
+        #: from the writer thread).
+        self.event = event
+        self.committed = committed
+
+    def __repr__(self) -> str:
+        return (
+            f"Change(stream_id={self.stream_id!r}, event={self.event!r}, "
+            f"committed={self.committed!r}, document={self.document!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Change):
+            return NotImplemented
+        return (self.stream_id, self.document, self.event, self.committed) == (
+            other.stream_id,
+            other.document,
+            other.event,
+            other.committed,
+        )
 
 
 Callback = Callable[[Change], None]
@@ -336,11 +357,7 @@ class Store(ImportMixin):
                     [list(column) for column in zip(*creates)],
                 )
             if rows:
-                cur.execute(
-                    "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
-                    " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
-                    [list(column) for column in zip(*rows)],
-                )
+                _insert_events(cur, rows)
             # Append only the new text: rewriting the whole text per batch would make the WAL
             # grow with the square of the reply length.
             for update in updates:
@@ -690,6 +707,49 @@ def default_store() -> Store:
         if _default is None or _default._closed:
             _default = Store()
         return _default
+
+
+def _insert_events(cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert a batch's event rows: one ``INSERT`` per stream, whose id is a scalar and whose
+    ``seq`` is generated from its first (far fewer Python values to bind than one list per
+    column). The payloads go in as text; the JSON column still checks each one."""
+    groups = _by_stream(rows)
+    if groups is None:  # not expected; write every row as it is
+        cur.execute(
+            "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
+            " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
+            [list(column) for column in zip(*rows)],
+        )
+        return
+    for stream_id, group in groups.items():
+        cur.execute(
+            "INSERT INTO events SELECT $1, $2 + unnest(range(len($3::DOUBLE[]))),"
+            " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::VARCHAR[])",
+            [
+                stream_id,
+                group[0][1],
+                [r[2] for r in group],
+                [r[3] for r in group],
+                [r[4] for r in group],
+            ],
+        )
+
+
+def _by_stream(rows: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]] | None:
+    """The rows of each stream, or ``None`` if a stream's ``seq`` are not consecutive.
+
+    They always are: :meth:`Store.append` numbers a stream's rows 0, 1, 2... under the state
+    lock, and a batch that failed is put back before the rows queued since."""
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        group = groups.get(row[0])
+        if group is None:
+            groups[row[0]] = [row]
+        elif group[-1][1] + 1 == row[1]:
+            group.append(row)
+        else:
+            return None
+    return groups
 
 
 def _check_folder(path: str) -> None:
