@@ -342,6 +342,85 @@ def test_a_parser_bug_ends_the_stream_as_internal() -> None:
     assert "boom" in events[-1]["message"] and body.closed
 
 
+def test_deadline_passed_while_the_consumer_was_busy_ends_at_the_next_read() -> None:
+    body = Body([chunk("a"), chunk("b"), *OK_BODY])
+    p = provider(lambda r: httpx.Response(200, headers=SSE, stream=body), deadline=0.2)
+
+    async def run() -> list[dict[str, Any]]:
+        seen = []
+        async for event in p.stream(REQUEST):
+            seen.append(event)
+            if len(seen) == 1:
+                await asyncio.sleep(0.3)  # the chunks are all there; the deadline is not
+        return seen
+
+    events = asyncio.run(run())
+    assert events[0]["text"] == "a" and events[-1]["kind"] == "timeout"
+    assert "deadline" in events[-1]["message"] and body.closed
+
+
+def test_reads_share_one_timer_and_create_no_task_per_chunk() -> None:
+    # a task and a timer per read cost as much as the rest of a chunk (see http._WatchedStream)
+    body = Body([chunk(f"{i} ") for i in range(300)] + OK_BODY)
+    p = provider(lambda r: httpx.Response(200, headers=SSE, stream=body), stall_timeout=30)
+
+    async def run() -> tuple[list[dict[str, Any]], int, int]:
+        loop = asyncio.get_running_loop()
+        tasks, timers = 0, 0
+        call_later = loop.call_later
+
+        def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+            nonlocal tasks
+            tasks += 1
+            return asyncio.Task(coro, loop=loop)
+
+        def counting_call_later(delay: float, callback: Any, *args: Any) -> Any:
+            nonlocal timers
+            timers += 1
+            return call_later(delay, callback, *args)
+
+        loop.set_task_factory(counting_factory)
+        loop.call_later = counting_call_later  # type: ignore[method-assign]
+        events = [e async for e in p.stream(REQUEST)]
+        return events, tasks, timers
+
+    events, tasks, timers = asyncio.run(run())
+    assert events[-1]["type"] == "finish" and len(text_of(events).split()) == 301  # + Hello
+    assert tasks < 10 and timers < 10, (tasks, timers)
+
+
+def test_a_stop_at_the_moment_of_a_stall_still_cancels() -> None:
+    body = Body([chunk("one ")], then="hang")
+    p = provider(lambda r: httpx.Response(200, headers=SSE, stream=body), stall_timeout=0.2)
+    check = http._WatchedStream._check
+
+    async def run() -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+
+        async def consume() -> None:
+            async for event in p.stream(REQUEST):
+                seen.append(event)
+
+        task = asyncio.create_task(consume())
+
+        def check_then_stop(self: http._WatchedStream) -> None:
+            check(self)
+            task.cancel()  # Stop, in the same loop step as the stall timer
+
+        http._WatchedStream._check = check_then_stop  # type: ignore[method-assign]
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            http._WatchedStream._check = check  # type: ignore[method-assign]
+        return seen
+
+    if not hasattr(asyncio.Task, "uncancel"):
+        pytest.skip("before Python 3.11 such a Stop ends the stream as a timeout")
+    assert asyncio.run(run()) == [{"type": "text", "text": "one "}]
+    assert body.closed
+
+
 # -- cancellation -------------------------------------------------------------------------
 
 
@@ -463,6 +542,25 @@ def test_safe_url() -> None:
     assert errors.safe_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
 
 
+def test_a_base_url_with_a_query_keeps_it_after_the_path() -> None:
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, headers=SSE, stream=Body(OK_BODY))
+
+    azure = "https://res.openai.azure.com/openai/deployments/gpt?api-version=2024-01-01"
+    for base in (azure, azure.replace("gpt?", "gpt/?")):
+        p = OpenAIProvider("m", base_url=base, transport=httpx.MockTransport(handler))
+        assert collect(p)[-1]["type"] == "finish"
+    assert [str(url) for url in seen] == [
+        "https://res.openai.azure.com/openai/deployments/gpt/chat/completions"
+        "?api-version=2024-01-01"
+    ] * 2
+    assert http.endpoint_url("http://h:1/v1/", "/chat") == "http://h:1/v1/chat"
+    assert http.endpoint_url("http://h", "/api/chat") == "http://h/api/chat"
+
+
 def test_wire_recording_is_the_body_without_secrets() -> None:
     seen: list[httpx.Request] = []
     raw = [chunk("Hé"), f'data: {{"note": "{KEY}"}}\n\n'.encode(), *OK_BODY]
@@ -568,6 +666,21 @@ def test_pool_is_empty_after_50_cancelled_streams() -> None:
     assert stats["active"] == 0, stats
     assert server_open == 0 and accepted == 50
     assert text_of(events) == "t0 t1 t2 " and events[-1]["type"] == "finish"
+
+
+def test_a_stall_on_a_real_socket_frees_the_connection() -> None:
+    # a given client without a read timeout: only the provider's own timer sees the stall
+    async def run() -> tuple[list[dict[str, Any]], dict[str, int]]:
+        server = LoopbackSSE(tokens=None, gap=3600)  # sends one token, then nothing
+        async with server, httpx.AsyncClient(timeout=None) as client:
+            p = OpenAIProvider("m", base_url=server.url, client=client, stall_timeout=0.3)
+            events = [e async for e in p.stream(REQUEST)]
+            return events, p.pool_stats()
+
+    events, stats = asyncio.run(run())
+    assert text_of(events) == "t0 " and events[-1]["kind"] == "timeout"
+    assert "stall" in events[-1]["message"]
+    assert stats == {"connections": 0, "active": 0, "idle": 0}  # closed, not left checked out
 
 
 def test_finished_streams_reuse_one_connection_and_loops_get_their_own_client() -> None:

@@ -19,6 +19,7 @@ import math
 import random
 import re
 import time
+import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
@@ -79,40 +80,105 @@ def _reap(task: asyncio.Future[Any]) -> None:
 # Tests replace this to observe backoff delays without waiting.
 _sleep = asyncio.sleep
 
+# Python 3.11+ counts a task's cancellations: a timeout can tell its own cancel from a Stop
+# that lands at the same moment. Before, such a Stop ends the stream as a timeout instead.
+_HAS_UNCANCEL = hasattr(asyncio.Task, "uncancel")
+
 
 class _WatchedStream(httpx.AsyncByteStream):
-    """The raw body of ``source``, chunk by chunk, under the stall timeout and the deadline."""
+    """The raw body of ``source``, chunk by chunk, under the stall timeout and the deadline.
+
+    A task and a timer per read (as :func:`_timed` makes) cost as much as the rest of handling
+    a chunk, so the reads are watched by one timer per stream: a read notes its task and when
+    it began; when the timer finds a read that has waited too long, it cancels that task, and
+    the read turns the cancellation into the timeout. (Our own client's read timeout is the
+    stall timeout too; a given client or transport may have none.)
+    """
 
     def __init__(self, source: httpx.Response, owner: WireStream) -> None:
         self._source = source
         self._owner = owner
         self.raw: AsyncIterator[bytes] | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task waiting for a chunk, if any
+        self._since = 0.0  # when that wait began
+        self._timer: asyncio.TimerHandle | None = None
+        self._fired: int | None = None  # the reader's cancel count before the timer's cancel
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         owner = self._owner
-        self.raw = self._source.aiter_bytes()  # decoded (gzip...), in network-sized chunks
-        while True:
-            remaining = owner.deadline_at - time.monotonic()
-            wait = min(owner.stall_timeout, remaining)
-            try:
-                chunk = await _timed(self.raw.__anext__(), wait)
-            except StopAsyncIteration:
-                return
-            except (asyncio.TimeoutError, httpx.ReadTimeout):
-                if remaining <= owner.stall_timeout:
-                    raise DeadlineExceeded(owner.deadline_message()) from None
-                raise StallTimeout(
-                    f"no data from the server for {owner.stall_timeout:g} s (stall timeout)"
-                ) from None
-            except httpx.TransportError as exc:
-                raise NetworkFailure(
-                    f"connection lost mid-stream: {type(exc).__name__}: {exc}"
-                ) from None
-            if owner.record_wire:
-                owner.capture(chunk)
-            yield chunk
+        self.raw = raw = self._source.aiter_bytes()  # decoded (gzip...), network-sized chunks
+        try:
+            while True:
+                self._since = time.monotonic()
+                if self._since >= owner.deadline_at:
+                    raise DeadlineExceeded(owner.deadline_message())
+                self._reader = asyncio.current_task()
+                if self._timer is None:
+                    self._arm()
+                try:
+                    chunk = await raw.__anext__()
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if not self._timed_out():
+                        raise
+                    raise self._timeout() from None
+                except httpx.ReadTimeout:
+                    raise self._timeout() from None
+                except httpx.TransportError as exc:
+                    raise NetworkFailure(
+                        f"connection lost mid-stream: {type(exc).__name__}: {exc}"
+                    ) from None
+                finally:
+                    self._reader = None
+                if owner.record_wire:
+                    owner.capture(chunk)
+                yield chunk
+        finally:
+            self._stop_timer()
+
+    def _arm(self) -> None:
+        """Look again when the waiting read reaches the stall timeout or the deadline."""
+        due = min(self._since + self._owner.stall_timeout, self._owner.deadline_at)
+        if due < math.inf:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(due - time.monotonic(), self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        reader = self._reader
+        if reader is None:
+            return  # nobody waits: the next read arms the timer again
+        now = time.monotonic()
+        if now - self._since < self._owner.stall_timeout and now < self._owner.deadline_at:
+            self._arm()  # this read began after the timer was set
+            return
+        self._fired = reader.cancelling() if _HAS_UNCANCEL else 0
+        reader.cancel()
+
+    def _timed_out(self) -> bool:
+        """Is the cancellation just caught the timer's own, and nobody else's too?"""
+        fired, self._fired = self._fired, None
+        if fired is None:
+            return False
+        task = asyncio.current_task()
+        return not _HAS_UNCANCEL or task is None or task.uncancel() <= fired
+
+    def _timeout(self) -> ProviderError:
+        owner = self._owner
+        if owner.deadline_at - self._since <= owner.stall_timeout:
+            return DeadlineExceeded(owner.deadline_message())
+        return StallTimeout(
+            f"no data from the server for {owner.stall_timeout:g} s (stall timeout)"
+        )
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def aclose(self) -> None:
+        self._stop_timer()
         if self.raw is not None:
             await self.raw.aclose()  # type: ignore[attr-defined]
         await self._source.aclose()
@@ -269,6 +335,13 @@ def _overlap(text: str, secret: str) -> int:
         if secret.startswith(text[-n:]):
             return n
     return 0
+
+
+def endpoint_url(base_url: str, path: str) -> str:
+    """``path`` appended to the path of ``base_url``, whose query stays at the end (Azure
+    OpenAI's ``.../deployments/x?api-version=...``)."""
+    parts = urllib.parse.urlsplit(base_url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
 
 class HTTPProvider:
@@ -474,7 +547,7 @@ class HTTPProvider:
         """Open the response, retrying before the first byte; return it once it is 2xx."""
         client = self.client
         headers = {**self._headers(), **self._extra_headers}
-        url = f"{self.base_url}{self.path}"
+        url = endpoint_url(self.base_url, self.path)
         attempt = 0
         while True:
             wait: float | None = None
