@@ -1,26 +1,30 @@
-"""The PostgreSQL store under load: many writer processes, a few follower processes.
+"""7. The PostgreSQL store under load: many writer processes, a few follower processes.
 
-    python benchmarks/bench_postgres.py [--dsn postgresql://...] [--writers 20] [--followers 5]
-                                        [--speed 5] [--json]
+    python benchmarks/bench_postgres.py [--quick] [--json PATH] [--dsn postgresql://...]
+                                        [--writers 20] [--followers 5] [--speed 5]
 
 Each writer process streams one bundled recording (cycling through them) into its own stream,
 *held* at its recorded pace (``--speed`` times faster; ``--speed 0``: as fast as it can).
 Each follower process follows every stream from before the first event (LISTEN/NOTIFY, then
 reading the missing range). Afterwards the database is checked: every event stored exactly
 once and in order per stream, every document equal to the fold of its recording, every
-follower's document equal to the stored one. Printed: events/s written (all writers, from
-"go" to the last commit) and follow latency (an event's append in its writer → its arrival
-in a follower) median and p99. Without ``--dsn`` a throwaway server is started with
-``scripts/start-postgres.sh``.
+follower's document equal to the stored one.
+
+Measured: follow latency (an event's append in its writer → its arrival in a follower), median
+and p99, at the recorded pace; no baseline (a DuckDB store file cannot be followed from another
+process). Events/s written (all writers, from "go" to the last commit) with the writers at full
+speed and no followers, against the same writer processes into one DuckDB store file (they take
+turns holding it) in the same run. Without ``--dsn`` a throwaway server is started with
+``scripts/start-postgres.sh``; without PostgreSQL installed the benchmark is skipped.
 
 ``run()`` is what ``tests/pg/test_pg_load.py`` calls.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,12 +32,16 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # common (which puts src/ first), also when a test loads this file
+
+from common import REPO, emit, emit_skipped, log, parse_args, percentile, row  # noqa: E402
 
 from streamwidget import Document, Recording, Store  # noqa: E402
 
+SECTION = "postgres"
 RECORDINGS = ["code-review", "hello", "weather-tool-error", "markdown-tour"]
 
 
@@ -86,38 +94,78 @@ def _follower(dsn: str, stream_ids: list[str], out: str) -> None:
     Path(out).write_text(json.dumps({"arrivals": arrivals, "converged": converged}))
 
 
-def _spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+class LoadFailed(RuntimeError):
+    """A writer or follower process failed (its last line of stderr says why)."""
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def _spawn(tmp: str, key: str, *args: str) -> subprocess.Popen[str]:
+    with open(f"{tmp}/{key}.err", "w") as err:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
 
 
-def run(dsn: str, writers: int = 20, followers: int = 5, speed: float = 5.0) -> dict:
-    """Run the load; return the measurements and the checks (see the module docstring)."""
+def _check(tmp: str, procs: dict[str, subprocess.Popen[str]], failed: list[str]) -> None:
+    """Stop everything and raise if any process failed."""
+    if not failed:
+        return
+    for proc in procs.values():
+        proc.kill()
+        proc.wait()
+    why = (Path(f"{tmp}/{failed[0]}.err").read_text().strip().splitlines() or ["?"])[-1]
+    raise LoadFailed(f"{len(failed)} of {len(procs)} processes failed: {why}")
+
+
+def _ready(tmp: str, procs: dict[str, subprocess.Popen[str]], keys: list[str]) -> None:
+    """Wait until each of ``keys`` said it is ready."""
+    failed = []
+    for key in keys:
+        out = procs[key].stdout
+        assert out is not None
+        if out.readline().strip() != "ready":
+            failed.append(key)
+    _check(tmp, procs, failed)
+
+
+def _go(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+
+
+def _ms(values: list[float], q: float | None = None) -> float | None:
+    """The median (or the ``q`` percentile) in milliseconds; None without values."""
+    if not values:
+        return None
+    return round(1000 * (statistics.median(values) if q is None else percentile(values, q)), 2)
+
+
+def run(dsn: str, writers: int = 20, followers: int = 5, speed: float = 5.0) -> dict[str, Any]:
+    """Run the load; return the measurements and the checks (see the module docstring).
+
+    ``dsn`` may also be the path of a DuckDB store file (then ``followers`` must be 0: a file
+    cannot be followed from another process)."""
     tag = uuid.uuid4().hex[:8]
     plan = {f"load_{tag}_{i}": RECORDINGS[i % len(RECORDINGS)] for i in range(writers)}
     with tempfile.TemporaryDirectory() as tmp:
-        procs = [
-            _spawn("writer", dsn, sid, name, str(speed), f"{tmp}/{sid}.w")
+        procs = {
+            sid: _spawn(tmp, sid, "writer", dsn, sid, name, str(speed), f"{tmp}/{sid}.w")
             for sid, name in plan.items()
-        ]
-        for proc in procs:
-            assert proc.stdout.readline().strip() == "ready"
+        }
+        _ready(tmp, procs, list(plan))
         ids = ",".join(plan)
-        fprocs = [_spawn("follower", dsn, ids, f"{tmp}/f{j}.f") for j in range(followers)]
-        for proc in fprocs:
-            assert proc.stdout.readline().strip() == "ready"
+        watchers = [f"f{j}" for j in range(followers)]
+        for key in watchers:
+            procs[key] = _spawn(tmp, key, "follower", dsn, ids, f"{tmp}/{key}.f")
+        _ready(tmp, procs, watchers)
         go = time.time()
-        for proc in procs:
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        for proc in procs + fprocs:
-            proc.wait(900)
+        for sid in plan:
+            _go(procs[sid])
+        _check(tmp, procs, [key for key, proc in procs.items() if proc.wait(900) != 0])
         written = {sid: json.loads(Path(f"{tmp}/{sid}.w").read_text()) for sid in plan}
         followed = [json.loads(Path(f"{tmp}/f{j}.f").read_text()) for j in range(followers)]
     end = max(w["done"] for w in written.values())
@@ -151,8 +199,8 @@ def run(dsn: str, writers: int = 20, followers: int = 5, speed: float = 5.0) -> 
         "events_distinct": rows[1],
         "seconds": round(end - go, 3),
         "events_per_s": round(total / (end - go), 1),
-        "follow_latency_ms_median": round(1000 * statistics.median(latencies), 2),
-        "follow_latency_ms_p99": round(1000 * _percentile(latencies, 0.99), 2),
+        "follow_latency_ms_median": _ms(latencies),
+        "follow_latency_ms_p99": _ms(latencies, 99),
         "deliveries": len(latencies),
         "deliveries_expected": total * followers,
         "exactly_once_in_order": exactly_once_in_order and rows[0] == rows[1] == total,
@@ -161,14 +209,26 @@ def run(dsn: str, writers: int = 20, followers: int = 5, speed: float = 5.0) -> 
     }
 
 
+def unavailable() -> str | None:
+    """Why no throwaway server can be started here, if it cannot."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg not installed (pip install 'streamwidget[postgres]')"
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return "PostgreSQL not installed (see scripts/start-postgres.sh)"
+    return None
+
+
 def _start_server(folder: str) -> str:
     out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "start-postgres.sh"), folder],
+        ["bash", str(REPO / "scripts" / "start-postgres.sh"), folder],
         capture_output=True,
         text=True,
-        check=True,
         timeout=600,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"start-postgres.sh exited {out.returncode}: {out.stderr[-500:]}")
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -178,6 +238,70 @@ def _stop_server(folder: str) -> None:
     if os.geteuid() == 0:
         stop = ["runuser", "-u", "postgres", "--", *stop]
     subprocess.run(stop, capture_output=True, timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def checks(result: dict[str, Any]) -> bool:
+    """Every event stored once and in order, documents right, every follower heard all."""
+    return bool(
+        result["exactly_once_in_order"]
+        and result["documents_match_recordings"]
+        and result["followers_converged"]
+        and result["deliveries"] == result["deliveries_expected"]
+    )
+
+
+def seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def make_rows(
+    paced: dict[str, Any], fast: dict[str, Any], duck: dict[str, Any]
+) -> list[dict[str, Any]]:
+    load = f"{paced['writers']} writers at {paced['speed']:g}x pace, {paced['followers']} followers"
+    verdict = "all checks pass" if checks(paced) else "CHECKS FAILED"
+    median = seconds(paced["follow_latency_ms_median"])
+    if "error" in duck:
+        baseline = {"baseline": None, "note": f"the same into one DuckDB file: {duck['error']}"}
+    else:
+        baseline = {
+            "baseline": duck["events_per_s"],
+            "ratio": fast["events_per_s"] / duck["events_per_s"],
+            "note": f"{fast['events']:,} events in {fast['seconds']:.2f} s vs "
+            f"{duck['seconds']:.2f} s; no followers",
+        }
+    return [
+        row(
+            SECTION,
+            f"events per second written, {fast['writers']} writer processes at full speed",
+            fast["events_per_s"],
+            "ev/s",
+            baseline_label=f"the same {duck['writers']} processes into one DuckDB file",
+            target="every event once, in order",
+            passed=checks(fast) and ("error" in duck or checks(duck)),
+            **baseline,
+        ),
+        row(
+            SECTION,
+            f"follow latency (append → heard in another process), {load}, median",
+            median,
+            "s",
+            target="≤ 0.2 s (batch interval + a round trip)",
+            passed=median is not None and median <= 0.2,
+            note="no baseline: a DuckDB file cannot be followed from another process; "
+            f"{paced['events']:,} events, {paced['events_per_s']:,.0f} ev/s written",
+        ),
+        row(
+            SECTION,
+            "follow latency, p99",
+            seconds(paced["follow_latency_ms_p99"]),
+            "s",
+            target="every follower hears every event, documents converge",
+            passed=checks(paced),
+            note=f"{paced['deliveries']:,} of {paced['deliveries_expected']:,} deliveries; "
+            + verdict,
+        ),
+    ]
 
 
 def main() -> None:
@@ -187,28 +311,40 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "follower":
         _follower(sys.argv[2], sys.argv[3].split(","), sys.argv[4])
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", default=os.environ.get("STREAMWIDGET_PG_DSN"))
-    parser.add_argument("--writers", type=int, default=20)
-    parser.add_argument("--followers", type=int, default=5)
-    parser.add_argument("--speed", type=float, default=5.0)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(
+        __doc__.split("\n\n")[0],
+        ("--dsn", {"default": os.environ.get("STREAMWIDGET_PG_DSN"), "help": "a running server"}),
+        ("--writers", {"type": int, "help": "writer processes (20; --quick: 8)"}),
+        ("--followers", {"type": int, "help": "follower processes (5; --quick: 2)"}),
+        ("--speed", {"type": float, "help": "times the recorded pace (5; --quick: 10)"}),
+    )
+    quick = (8, 2, 10.0) if args.quick else (20, 5, 5.0)
+    given = (args.writers, args.followers, args.speed)
+    writers, followers, speed = (q if g is None else g for g, q in zip(given, quick))
+    reason = None if args.dsn else unavailable()
+    if reason:
+        emit_skipped(args, reason)
+        return
     folder = None
     dsn = args.dsn
-    if not dsn:
-        folder = tempfile.mkdtemp(prefix="sw-bench-pg-")
-        dsn = _start_server(folder)
     try:
-        result = run(dsn, args.writers, args.followers, args.speed)
+        if not dsn:
+            folder = tempfile.mkdtemp(prefix="sw-bench-pg-")
+            dsn = _start_server(folder)
+        log(f"PostgreSQL: {writers} writers at {speed:g}x, {followers} followers")
+        paced = run(dsn, writers, followers, speed)
+        log(f"PostgreSQL: {writers} writers at full speed")
+        fast = run(dsn, writers, 0, 0.0)
     finally:
         if folder:
             _stop_server(folder)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:28} {value}")
+    log(f"DuckDB file: {writers} writers at full speed")
+    with tempfile.TemporaryDirectory(prefix="sw-bench-duck-") as tmp:
+        try:
+            duck = run(str(Path(tmp) / "shared.duckdb"), writers, 0, 0.0)
+        except LoadFailed as exc:  # e.g. a process that waited too long for its turn
+            duck = {"writers": writers, "error": str(exc)}
+    emit(args, make_rows(paced, fast, duck), {"paced": paced, "fast": fast, "duckdb": duck})
 
 
 if __name__ == "__main__":

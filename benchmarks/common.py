@@ -399,3 +399,14 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def emit_skipped(args: argparse.Namespace, reason: str) -> None:
+    """Nothing was measured (a tool is missing): the runner shows ``skipped: reason``."""
+    log(f"skipped: {reason}")
+    result = {"skipped": reason, "rows": [], "data": {}}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result))
+    else:
+        print(json.dumps(result))

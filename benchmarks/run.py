@@ -3,6 +3,7 @@
     python benchmarks/run.py            # everything (make bench); ~10 minutes on 2 cores
     python benchmarks/run.py --quick    # smaller sizes, a smoke run of a few minutes
     python benchmarks/run.py --only kernel,store
+    python benchmarks/run.py --only share,postgres --quick
 
 Each benchmark is a script of its own, run as a subprocess with a time limit (a hung one
 fails its line of the table, not the run). A full run writes ``benchmarks/results/latest.json``
@@ -39,6 +40,8 @@ BENCHES = [
     ("store", "bench_store.py", 400),
     ("live", "bench_live.py", 300),
     ("seek", "bench_seek.py", 300),  # written separately; run when present
+    ("share", "bench_share.py", 300),
+    ("postgres", "bench_postgres.py", 600),  # skipped when PostgreSQL is not installed
 ]
 
 
@@ -232,10 +235,11 @@ def main() -> int:
             continue
         result = run_bench(name, script, limit, args.quick)
         results[name] = result
+        number = 1 + [b[0] for b in BENCHES].index(name)
         if "skipped" in result:
             log(f"{name}: skipped ({result['skipped']})")
+            rows.append(row(f"{number} {name}", f"skipped: {result['skipped']}", None, ""))
             continue
-        number = 1 + [b[0] for b in BENCHES].index(name)
         for r in result.get("rows", []):
             if not str(r.get("section", "")).strip()[:1].isdigit():
                 r["section"] = f"{number} {r.get('section') or name}"
