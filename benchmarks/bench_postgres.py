@@ -209,13 +209,13 @@ def run(dsn: str, writers: int = 20, followers: int = 5, speed: float = 5.0) -> 
     }
 
 
-def unavailable() -> str | None:
-    """Why no throwaway server can be started here, if it cannot."""
+def unavailable(server: bool) -> str | None:
+    """Why this cannot run here (``server``: a throwaway server is needed), if it cannot."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
         return "psycopg not installed (pip install 'streamwidget[postgres]')"
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+    if server and not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         return "PostgreSQL not installed (see scripts/start-postgres.sh)"
     return None
 
@@ -321,7 +321,7 @@ def main() -> None:
     quick = (8, 2, 10.0) if args.quick else (20, 5, 5.0)
     given = (args.writers, args.followers, args.speed)
     writers, followers, speed = (q if g is None else g for g, q in zip(given, quick))
-    reason = None if args.dsn else unavailable()
+    reason = unavailable(server=not args.dsn)
     if reason:
         emit_skipped(args, reason)
         return
