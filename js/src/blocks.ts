@@ -8,8 +8,9 @@
 // A fence closed at the left margin also ends its block at once, so a long code block is
 // frozen as soon as its closing ``` arrives.
 //
-// This is deliberately pragmatic (link reference definitions further down, HTML blocks with
-// blank lines inside, ...): the view does one exact full render when the stream ends.
+// This is deliberately pragmatic (HTML blocks with blank lines inside, ...). Link reference
+// definitions further down are the view's business: it parses the blocks that came before a
+// definition again when the stream ends.
 
 const LIST_ITEM = /^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
 const FENCE_OPEN = /^([ \t]*)(`{3,}|~{3,})(.*)$/;

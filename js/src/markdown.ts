@@ -6,7 +6,7 @@
 // placeholder. DOMPurify parses in an inert document, and image sources are stripped there.
 
 import DOMPurify from "dompurify";
-import { Marked, type Tokens } from "marked";
+import { Lexer, Marked, type Links, type Tokens, type TokensList } from "marked";
 import "./markdown.css";
 import { BlockSplitter } from "./blocks";
 import { h as el } from "./dom";
@@ -79,17 +79,34 @@ function purifierFor(win: Window): Purifier {
         el.setAttribute("rel", "noopener noreferrer");
       }
     });
+    purify.setConfig(CONFIG); // parsed once, not on every call
     purifiers.set(win, purify);
   }
   return purify;
 }
 
-/** Parse markdown into a sanitized fragment owned by `doc`. */
-export function markdownToFragment(src: string, doc: Document): DocumentFragment {
-  const html = marked.parse(src) as string;
+/**
+ * Parse markdown into a sanitized fragment owned by `doc`. `links`: reference definitions
+ * from elsewhere in the document.
+ */
+export function markdownToFragment(src: string, doc: Document, links?: Links): DocumentFragment {
+  const html = links ? marked.parser(lex(src, links)) : marked.parse(src);
+  return sanitize(html as string, doc);
+}
+
+/** marked's tokens for `src`, with the link reference definitions `known` from elsewhere. */
+function lex(src: string, known: Links): TokensList {
+  const lexer = new Lexer({ ...marked.defaults });
+  Object.assign(lexer.tokens.links, known);
+  return lexer.lex(src);
+}
+
+/** Sanitized and decorated fragment of the renderer's HTML. */
+function sanitize(html: string, doc: Document): DocumentFragment {
   const win = doc.defaultView;
   if (!win) throw new Error("markdownToFragment needs a document with a window");
-  const fragment = purifierFor(win).sanitize(html, CONFIG) as DocumentFragment;
+  // RETURN_DOM_FRAGMENT is in the config set once per purifier
+  const fragment = purifierFor(win).sanitize(html) as unknown as DocumentFragment;
   decorate(fragment, doc);
   return fragment;
 }
@@ -136,13 +153,66 @@ function decorate(root: DocumentFragment, doc: Document): void {
   }
 }
 
-/** A link reference definition (`[id]: url`), which can change how earlier blocks render. */
-const LINK_DEFINITION = /^ {0,3}\[[^\]]+\]:/m;
+interface Rendered {
+  /** A pristine `.sw-block` element, cloned into each view that shows the block. */
+  node: Element;
+  /** Link reference definitions (`[id]: url`) the block itself adds, or null. */
+  defines: Links | null;
+}
 
-/** Rendering work allowed per update before yielding to the page (ms). */
-const BUDGET_MS = 8;
+/**
+ * Rendered blocks by source, kept per widget model: a new view of the same stream clones
+ * them instead of parsing and highlighting again. Entries are sanitized DOM, never re-parsed.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<string, Rendered>();
+  /** Blocks cloned rather than parsed (tests, debugging). */
+  hits = 0;
+
+  get(key: string): Rendered | undefined {
+    const found = this.blocks.get(key);
+    if (found) this.hits += 1;
+    return found;
+  }
+
+  set(key: string, value: Rendered): void {
+    this.blocks.set(key, value);
+  }
+
+  clear(): void {
+    this.blocks.clear();
+  }
+}
+
+/** Parse one block with the definitions known elsewhere in the document; also returns its own. */
+function renderBlock(src: string, doc: Document, known: Links): Rendered {
+  const tokens = lex(src, known);
+  const defines = Object.keys(tokens.links).some((tag) => !(tag in known))
+    ? Object.fromEntries(Object.entries(tokens.links).filter(([tag]) => !(tag in known)))
+    : null;
+  const node = doc.createElement("div");
+  node.className = "sw-block";
+  node.append(sanitize(marked.parser(tokens) as string, doc));
+  return { node, defines };
+}
 
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+/**
+ * Work allowed in one animation frame, shared by the views that render in it: no block starts
+ * after `until` (a `performance.now()` time), nor once `chars` of markdown were added — the
+ * page lays out what was added in the same frame (in Chromium ~1 ms per 1,000 characters),
+ * and blocks cloned from a cache are cheap to make but not to lay out.
+ */
+export interface Budget {
+  until: number;
+  chars: number;
+}
+
+/** A budget for one frame: `ms` of rendering, and the text the page can lay out after it. */
+export function frameBudget(ms: number, chars = 8000): Budget {
+  return { until: now() + ms, chars };
+}
 
 /** Elements the caret must not be put inside. */
 const NO_CARET = new Set(["BR", "HR", "IMG", "INPUT"]);
@@ -150,26 +220,40 @@ const NO_CARET = new Set(["BR", "HR", "IMG", "INPUT"]);
 /**
  * Renders a growing markdown text into `el`: finished blocks are rendered once into their own
  * node and never touched again; only the unfinished tail is re-rendered on each update.
+ *
+ * Link reference definitions apply to the whole document: each block is parsed with those
+ * found so far, and when the text is final the blocks parsed before a definition they may use
+ * showed up are parsed again (block by block, within the deadline too).
  */
 export class MarkdownView {
   readonly el: HTMLElement;
   private readonly doc: Document;
   private readonly blocks: HTMLElement;
   private readonly tail: HTMLElement;
+  private readonly cache: BlockCache | null;
   private splitter = new BlockSplitter();
   private epoch = -1;
-  private renderedBlocks = 0;
+  /** Source end offset of each rendered block, and the definitions it was parsed with. */
+  private ends: number[] = [];
+  private parsedWith: string[] = [];
+  private links: Links = {};
+  /** `links` as a string, part of the cache key ("" while there are none). */
+  private linksKey = "";
   private tailSource: string | null = null;
   private tailCaret = false;
+  /** The text of the last complete final render. */
   private finalText: string | null = null;
+  /** The final text whose unfinished rest the last block holds (the splitter did not end it). */
+  private restOf: string | null = null;
   /** Counts block and tail renders (tests, debugging). */
   renders = 0;
-  /** True while finished blocks wait to be rendered: call `update` again on the next frame. */
+  /** True while blocks wait to be rendered: call `update` again on the next frame. */
   behind = false;
 
-  constructor(el: HTMLElement) {
+  constructor(el: HTMLElement, cache: BlockCache | null = null) {
     this.el = el;
     this.doc = el.ownerDocument;
+    this.cache = cache;
     this.blocks = el.appendChild(this.doc.createElement("div"));
     this.blocks.className = "sw-blocks";
     this.tail = el.appendChild(this.doc.createElement("div"));
@@ -177,71 +261,91 @@ export class MarkdownView {
   }
 
   /**
-   * Show `text`. `epoch` changes when the text was replaced rather than extended. `final`
-   * asks for one exact render of the whole text (the stream ended).
+   * Show `text`. `epoch` changes when the text was replaced rather than extended. `final`: the
+   * stream ended, the whole text is blocks (no tail) with every link definition applied.
+   * `budget`: once it is spent, render no more blocks (at least one per call), set `behind`
+   * and leave the rest to the next call.
    */
   update(
     text: string,
     epoch: number,
-    options: { final?: boolean; caret?: boolean; budget?: boolean } = {},
+    options: { final?: boolean; caret?: boolean; budget?: Budget } = {},
   ): void {
-    const budget = Boolean(options.budget);
+    const final = Boolean(options.final);
     if (epoch !== this.epoch) this.reset(epoch);
-    if (options.final) {
-      if (this.finalText === text) return;
-      // Link reference definitions can change earlier blocks: only then render everything again.
-      if (LINK_DEFINITION.test(text)) {
-        this.finalText = text;
-        this.blocks.replaceChildren(text ? markdownToFragment(text, this.doc) : "");
-        this.tail.replaceChildren();
-        this.renders += 1;
-        this.behind = false;
-        return;
-      }
-      if (this.finalText !== null) this.reset(epoch);
-      if (!this.renderBlocks(text, budget)) return; // more blocks next frame
-      this.finalText = text;
-      this.renderTail(text.slice(this.splitter.stable), false);
-      return;
+    if (final && text === this.finalText) return;
+    this.finalText = null;
+    // A final render made the rest of the text one block; when the text changes, it is not one.
+    if (this.restOf !== null && !(final && text === this.restOf)) {
+      this.blocks.lastElementChild?.remove();
+      this.ends.pop();
+      this.parsedWith.pop();
+      this.restOf = null;
     }
-    if (this.finalText !== null) this.reset(epoch); // streaming again after a final render
-    if (this.renderBlocks(text, budget)) {
-      this.renderTail(text.slice(this.splitter.stable), Boolean(options.caret));
-    }
-  }
-
-  /**
-   * Render the newly finished blocks; with `budget`, at most ~8 ms of work per call so a long
-   * document never blocks the page. Returns false (and sets `behind`) when blocks are left for
-   * the next frame.
-   */
-  private renderBlocks(text: string, budget: boolean): boolean {
     this.splitter.feed(text);
-    const bounds = this.splitter.bounds;
-    const started = now();
-    for (; this.renderedBlocks < bounds.length; this.renderedBlocks++) {
-      if (budget && now() - started > BUDGET_MS) {
-        this.behind = true;
-        this.tail.replaceChildren(); // the tail would jump around while blocks are missing
-        this.tailSource = null;
-        return false;
+    const ends = this.splitter.bounds;
+    const count = ends.length + (final && text.length > this.splitter.stable ? 1 : 0);
+    const budget = options.budget;
+    let rendered = 0;
+    const tired = () => rendered > 0 && budget && (budget.chars <= 0 || now() > budget.until);
+    const render = (start: number, end: number) => {
+      if (budget) budget.chars -= end - start;
+      rendered++;
+      return this.block(text.slice(start, end));
+    };
+
+    for (let i = this.ends.length; i < count; i++) {
+      if (tired()) return this.fallBehind();
+      const start = i ? this.ends[i - 1] : 0;
+      const end = i < ends.length ? ends[i] : text.length;
+      this.blocks.append(render(start, end));
+      if (i >= ends.length) this.restOf = text;
+      this.ends.push(end);
+      this.parsedWith.push(this.linksKey);
+    }
+    if (final) {
+      // Blocks parsed before a definition showed up: parse them again, now that all are known.
+      for (let i = 0; i < this.ends.length; i++) {
+        if (this.parsedWith[i] === this.linksKey) continue;
+        if (tired()) return this.fallBehind();
+        this.blocks.children[i].replaceWith(render(i ? this.ends[i - 1] : 0, this.ends[i]));
+        this.parsedWith[i] = this.linksKey;
       }
-      const start = this.renderedBlocks ? bounds[this.renderedBlocks - 1] : 0;
-      const block = this.doc.createElement("div");
-      block.className = "sw-block";
-      block.append(markdownToFragment(text.slice(start, bounds[this.renderedBlocks]), this.doc));
-      this.blocks.append(block);
-      this.renders += 1;
+      this.finalText = text;
     }
     this.behind = false;
-    return true;
+    this.renderTail(final ? "" : text.slice(this.splitter.stable), !final && Boolean(options.caret));
+  }
+
+  /** A block's element: cloned from the cache, else parsed (and then cached). */
+  private block(src: string): Element {
+    const key = `${this.linksKey}\u0000${src}`;
+    let rendered = this.cache?.get(key);
+    if (!rendered) {
+      rendered = renderBlock(src, this.doc, this.links);
+      this.cache?.set(key, { node: rendered.node.cloneNode(true) as Element, defines: rendered.defines });
+    } else {
+      rendered = { ...rendered, node: this.doc.importNode(rendered.node, true) };
+    }
+    if (rendered.defines) {
+      this.links = { ...rendered.defines, ...this.links }; // the first definition of a label wins
+      this.linksKey = JSON.stringify(this.links);
+    }
+    this.renders += 1;
+    return rendered.node;
+  }
+
+  private fallBehind(): void {
+    this.behind = true;
+    this.renderTail("", false); // the tail would jump around while blocks are missing
   }
 
   private renderTail(tail: string, caret: boolean): void {
     if (tail === this.tailSource && caret === this.tailCaret) return;
     this.tailSource = tail;
     this.tailCaret = caret;
-    this.tail.replaceChildren(tail ? markdownToFragment(tail, this.doc) : "");
+    if (tail) this.tail.replaceChildren(markdownToFragment(tail, this.doc, this.links));
+    else this.tail.replaceChildren();
     if (caret) caretTarget(this.tail).append(el(this.doc, "span", "sw-caret"));
     this.renders += 1;
   }
@@ -249,9 +353,13 @@ export class MarkdownView {
   private reset(epoch: number): void {
     this.epoch = epoch;
     this.splitter = new BlockSplitter();
-    this.renderedBlocks = 0;
+    this.ends = [];
+    this.parsedWith = [];
+    this.links = {};
+    this.linksKey = "";
     this.tailSource = null;
     this.finalText = null;
+    this.restOf = null;
     this.behind = false;
     this.blocks.replaceChildren();
     this.tail.replaceChildren();

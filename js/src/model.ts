@@ -41,6 +41,9 @@ export interface Meta {
   last_t?: number | null;
   /** How many events the document has folded. */
   version?: number;
+  /** UTF-16 length of the text/reasoning sent so far (final once the status is terminal). */
+  text_length?: number;
+  reasoning_length?: number;
 }
 
 /** The synced traits of a StreamView model. */
@@ -70,6 +73,8 @@ export type ViewMsg = { kind: "resync" };
  */
 export interface WidgetModel<T> {
   get<K extends keyof T & string>(key: K): T[K];
+  /** Local only (not sent to the kernel until someone calls save_changes). */
+  set?<K extends keyof T & string>(key: K, value: T[K]): void;
   on(event: string, callback: (...args: any[]) => void): void;
   off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
   send(content: unknown, callbacks?: unknown, buffers?: unknown[]): void;

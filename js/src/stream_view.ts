@@ -1,67 +1,93 @@
 // anywidget front end of StreamView: one LLM reply, shown live.
 //
 // The default export is a factory: anywidget calls it once per model, so the closure holds
-// that model's text buffers (StreamSync), shared by every view of it. `initialize` owns the
-// custom-message handler; `render` only builds DOM and subscribes to the buffers.
+// that model's text buffers (StreamSync) and its rendered markdown blocks (BlockCache), shared
+// by every view of it. `initialize` owns the custom-message handler; `render` only builds DOM
+// and subscribes to the buffers. A view renders at most FRAME_BUDGET_MS of blocks per frame, so
+// a long document (a fast stream, a view opened on a finished reply) never blocks the page.
 
 import "./styles.css";
 import { h, setText, show } from "./dom";
 import { Header } from "./header";
-import { MarkdownView } from "./markdown";
-import { isTerminal, type Model, type Status, type WidgetModel } from "./model";
-import { StreamSync } from "./sync";
+import { BlockCache, frameBudget, MarkdownView } from "./markdown";
+import { isTerminal, type Field, type Model, type Status, type WidgetModel } from "./model";
+import { lengthsOf, StreamSync } from "./sync";
 import { isLive, ToolCards } from "./tools";
 
 type AnyModel = WidgetModel<Model>;
+
+/** Milliseconds of markdown rendering per animation frame (a 60 Hz frame is 16.7 ms). */
+const FRAME_BUDGET_MS = 8;
 
 const NOTICES: Partial<Record<Status, string>> = {
   cancelled: "Stopped — partial reply kept",
   interrupted: "The kernel that produced this stream died; showing what was saved",
 };
 
+/** What one model shares with all its views: the text buffers and the rendered blocks. */
+interface Shared {
+  sync: StreamSync;
+  blocks: Record<Field, BlockCache>;
+  dispose: () => void;
+}
+
 /** Wire a model to a new StreamSync; returns it with the function that unwires it. */
-function connect(model: AnyModel): { sync: StreamSync; dispose: () => void } {
-  const sync = new StreamSync({ send: (msg) => model.send(msg) });
+function connect(model: AnyModel): Shared {
+  const sync = new StreamSync({
+    send: (msg) => model.send(msg),
+    // quiet end: the buffers are the final document; the saved widget state should have it
+    settle: (field, value) => model.set?.(field, value),
+  });
+  // A new view of this model (JupyterLab makes one when the display is updated at the end)
+  // clones the blocks rendered before instead of parsing them again.
+  const blocks = { text: new BlockCache(), reasoning: new BlockCache() };
   const onMessage = (msg: unknown) => sync.handleMessage(msg);
   const onTraits = () =>
-    sync.setTraits(model.get("status"), model.get("text") ?? "", model.get("reasoning") ?? "");
+    sync.setTraits(
+      model.get("status"),
+      model.get("text") ?? "",
+      model.get("reasoning") ?? "",
+      lengthsOf(model.get("meta")),
+    );
   const onStreamId = () => {
+    blocks.text.clear();
+    blocks.reasoning.clear();
     sync.reset();
     onTraits();
     sync.requestResync();
   };
+  const traits = ["status", "text", "reasoning", "meta"].map((name) => `change:${name}`);
   model.on("msg:custom", onMessage);
-  model.on("change:status", onTraits);
-  model.on("change:text", onTraits);
-  model.on("change:reasoning", onTraits);
+  for (const name of traits) model.on(name, onTraits);
   model.on("change:stream_id", onStreamId);
   onTraits();
   sync.requestResync(); // a view opened after a page reload must show the current document
   return {
     sync,
+    blocks,
     dispose() {
       model.off("msg:custom", onMessage);
-      model.off("change:status", onTraits);
-      model.off("change:text", onTraits);
-      model.off("change:reasoning", onTraits);
+      for (const name of traits) model.off(name, onTraits);
       model.off("change:stream_id", onStreamId);
       sync.dispose();
+      blocks.text.clear();
+      blocks.reasoning.clear();
     },
   };
 }
 
 /** Build one view of the stream in `el`; returns its cleanup. */
-function mount(model: AnyModel, el: HTMLElement, sync: StreamSync): () => void {
+function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () => void {
   const doc = el.ownerDocument;
   const win = doc.defaultView ?? window;
   const root = h(doc, "div", "sw-stream");
   const header = new Header(doc);
   const thinking = h(doc, "details", "sw-thinking") as HTMLDetailsElement;
   const thinkingLabel = h(doc, "summary", "sw-thinking-label", "Thinking");
-  const reasoning = new MarkdownView(h(doc, "div", "sw-md sw-reasoning"));
+  const reasoning = new MarkdownView(h(doc, "div", "sw-md sw-reasoning"), blocks.reasoning);
   thinking.append(thinkingLabel, reasoning.el);
   const tools = new ToolCards(doc);
-  const text = new MarkdownView(h(doc, "div", "sw-md sw-text"));
+  const text = new MarkdownView(h(doc, "div", "sw-md sw-text"), blocks.text);
   const placeholder = h(doc, "div", "sw-placeholder");
   const notice = h(doc, "div", "sw-notice");
   const error = h(doc, "div", "sw-error");
@@ -104,6 +130,8 @@ function mount(model: AnyModel, el: HTMLElement, sync: StreamSync): () => void {
   };
 
   function draw(): void {
+    // Reasoning and text share one budget of block rendering per frame; the rest comes next frame.
+    const budget = frameBudget(FRAME_BUDGET_MS);
     const status = model.get("status");
     const terminal = isTerminal(status);
     const meta = model.get("meta") ?? {};
@@ -125,13 +153,13 @@ function mount(model: AnyModel, el: HTMLElement, sync: StreamSync): () => void {
       reasoning.update(sync.reasoning, sync.epoch.reasoning, {
         final: terminal,
         caret: live,
-        budget: true,
+        budget,
       });
     }
 
     // Not `status === "streaming"`: text may arrive before the status trait says so.
     const caret = !terminal && sync.text.length > 0;
-    text.update(sync.text, sync.epoch.text, { final: terminal, caret, budget: true });
+    text.update(sync.text, sync.epoch.text, { final: terminal, caret, budget });
     show(text.el, sync.text.length > 0);
     if (text.behind || reasoning.behind) schedule(); // a long document renders over frames
 
@@ -210,7 +238,7 @@ function copyCode(event: Event, win: Window): void {
 }
 
 export default () => {
-  let shared: ReturnType<typeof connect> | null = null;
+  let shared: Shared | null = null;
   return {
     initialize({ model }: { model: AnyModel }) {
       shared = connect(model);
@@ -223,7 +251,7 @@ export default () => {
     render({ model, el }: { model: AnyModel; el: HTMLElement }) {
       // anywidget always initializes first; a private sync keeps render usable on its own.
       const own = shared ? null : connect(model);
-      const unmount = mount(model, el, (shared ?? own!).sync);
+      const unmount = mount(model, el, shared ?? own!);
       return () => {
         unmount();
         own?.dispose();

@@ -9,8 +9,31 @@
 // - A non-empty text/reasoning trait replaces its buffer. Once the status is terminal the traits
 //   are the final document: deltas are ignored and snapshots cannot override non-empty traits.
 //   An empty trait means "not sent", never "erase" (a trait may arrive a message behind).
+// - Quiet end: a kernel that heard from a front end does not send the text/reasoning traits when
+//   the stream ends; the terminal status comes with meta `text_length` / `reasoning_length`
+//   (UTF-16 units). For each field whose trait is empty and whose length is known: if every such
+//   buffer has its length, the buffers are the final document and `settle` keeps them as the
+//   model's traits (locally, so saved widget state has the text); if one does not (deltas were
+//   lost), ask for a resync, and the snapshot that answers is settled as final. Without lengths
+//   (older kernels, nbclient: the traits are sent), nothing of this applies.
 
-import { isTerminal, type Field, type ViewMsg } from "./model";
+import { isTerminal, type Field, type Meta, type ViewMsg } from "./model";
+
+const FIELDS: readonly Field[] = ["text", "reasoning"];
+
+/** Final lengths per field, as the kernel announces them in meta at the end. */
+export type Lengths = Partial<Record<Field, number>>;
+
+/** The lengths in `meta` (none from kernels that predate the quiet end). */
+export function lengthsOf(meta: Meta | null | undefined): Lengths {
+  const out: Lengths = {};
+  const pick = (field: Field, value: unknown) => {
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0) out[field] = value;
+  };
+  pick("text", meta?.text_length);
+  pick("reasoning", meta?.reasoning_length);
+  return out;
+}
 
 /**
  * Merge a piece that starts at UTF-16 offset `at` of the full field into `buf`.
@@ -29,6 +52,8 @@ export interface SyncOptions {
   now?: () => number;
   /** A resync with no snapshot after this long may be sent again. */
   retryMs?: number;
+  /** Quiet end: this buffer is the field's final value; keep it as the model's trait. */
+  settle?: (field: Field, value: string) => void;
 }
 
 type Listener = () => void;
@@ -46,6 +71,8 @@ export class StreamSync {
 
   private terminal = false;
   private traits: Record<Field, string> = { text: "", reasoning: "" };
+  /** Final lengths announced with the terminal status (quiet end). */
+  private lengths: Lengths = {};
   /** Deltas are dropped while true: we saw a gap and wait for a snapshot. */
   private gap = false;
   private resyncSentAt: number | null = null;
@@ -53,11 +80,13 @@ export class StreamSync {
   private readonly send: (msg: ViewMsg) => void;
   private readonly now: () => number;
   private readonly retryMs: number;
+  private readonly settle: (field: Field, value: string) => void;
 
   constructor(options: SyncOptions) {
     this.send = options.send;
     this.now = options.now ?? (() => Date.now());
     this.retryMs = options.retryMs ?? 3000;
+    this.settle = options.settle ?? (() => {});
   }
 
   get isTerminal(): boolean {
@@ -135,14 +164,24 @@ export class StreamSync {
     changed = this.replace("reasoning", reasoning) || changed;
     if (this.terminal) changed = this.assertTraits() || changed;
     if (changed) this.emit();
+    // After a quiet end the kernel answers with its final document: that is what we keep.
+    if (this.terminal) this.settleQuiet();
   }
 
-  /** Call with the current traits on start and whenever status, text or reasoning change. */
-  setTraits(status: string, text: string, reasoning: string): void {
+  /**
+   * Call with the current traits on start and whenever status, text, reasoning or meta change;
+   * `lengths` from `lengthsOf(meta)`.
+   */
+  setTraits(status: string, text: string, reasoning: string, lengths: Lengths = {}): void {
     this.terminal = isTerminal(status);
     this.traits = { text: text ?? "", reasoning: reasoning ?? "" };
+    this.lengths = this.terminal ? lengths : {};
     if (this.terminal) this.gap = false;
     if (this.assertTraits()) this.emit();
+    if (!this.terminal) return;
+    const quiet = this.quietFields();
+    if (quiet.some((field) => this[field].length !== this.lengths[field])) this.requestResync();
+    else this.settleQuiet();
   }
 
   /** Forget everything (the model now shows another stream). */
@@ -155,6 +194,7 @@ export class StreamSync {
     this.resyncSentAt = null;
     this.terminal = false;
     this.traits = { text: "", reasoning: "" };
+    this.lengths = {};
     this.emit();
   }
 
@@ -162,9 +202,21 @@ export class StreamSync {
     this.listeners.clear();
   }
 
+  /** Fields the kernel left out at a quiet end: no trait, a known final length. */
+  private quietFields(): Field[] {
+    return FIELDS.filter((field) => !this.traits[field] && this.lengths[field] !== undefined);
+  }
+
+  private settleQuiet(): void {
+    for (const field of this.quietFields()) {
+      // settle() sets the trait, which calls setTraits again: the field is then no longer quiet
+      if (this[field]) this.settle(field, this[field]);
+    }
+  }
+
   private assertTraits(): boolean {
     let changed = false;
-    for (const field of ["text", "reasoning"] as const) {
+    for (const field of FIELDS) {
       if (this.traits[field]) changed = this.replace(field, this.traits[field]) || changed;
     }
     return changed;

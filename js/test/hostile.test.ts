@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { JSDOM } from "jsdom";
-import { MarkdownView, markdownToFragment } from "../src/markdown";
+import { BlockCache, MarkdownView, markdownToFragment } from "../src/markdown";
 import widget from "../src/stream_view";
 import type { Model, ToolCall, WidgetModel } from "../src/model";
 
@@ -168,6 +168,19 @@ describe("hostile output: the incremental markdown renderer", () => {
       assertSafe(md.el, `${name} final`, true);
     });
   }
+
+  test("blocks cloned from the cache (a second view of the model) are as safe", () => {
+    const cache = new BlockCache();
+    const all = cases.map((c) => c.text).join("\n\n");
+    const first = new MarkdownView(doc.createElement("div"), cache);
+    first.update(all, 0, { caret: true });
+    first.update(all, 0, { final: true });
+    const second = new MarkdownView(doc.createElement("div"), cache);
+    second.update(all, 0, { final: true });
+    assert.ok(cache.hits > 0);
+    assertSafe(second.el, "cloned blocks", true);
+    assert.equal(second.el.innerHTML, first.el.innerHTML);
+  });
 
   for (const { name, text } of cases) {
     test(`${name}: streamed in two pieces, then final; the words around it stay readable`, () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { JSDOM } from "jsdom";
-import { MarkdownView, markdownToHtml } from "../src/markdown";
+import { BlockCache, MarkdownView, markdownToHtml } from "../src/markdown";
 
 const { document } = new JSDOM("<!doctype html><body></body>").window;
 const render = (src: string) => markdownToHtml(src, document);
@@ -82,6 +82,12 @@ describe("MarkdownView", () => {
     const el = document.createElement("div");
     return new MarkdownView(el);
   }
+  /** The blocks of a view that got the whole text at once. */
+  function whole(text: string): string {
+    const md = view();
+    md.update(text, 0, { final: true });
+    return md.el.innerHTML;
+  }
 
   test("finished blocks are rendered once and kept; only the tail is redone", () => {
     const md = view();
@@ -125,6 +131,70 @@ describe("MarkdownView", () => {
     const renders = md.renders;
     md.update(text, 0, { final: true });
     assert.equal(md.renders, renders, "the final render happens once");
+  });
+
+  test("the final render keeps the finished blocks and makes the rest one more block", () => {
+    const md = view();
+    md.update("# Title\n\n```py\nx = 1\n```\n\nLast para", 0, { caret: true });
+    const [title, code] = md.el.querySelectorAll(".sw-block");
+    md.update("# Title\n\n```py\nx = 1\n```\n\nLast paragraph.", 0, { final: true });
+    const blocks = md.el.querySelectorAll(".sw-block");
+    assert.equal(blocks[0], title, "kept, not parsed again");
+    assert.equal(blocks[1], code);
+    assert.equal(blocks[2].textContent!.trim(), "Last paragraph.");
+    assert.equal(md.el.querySelector(".sw-tail")!.childNodes.length, 0);
+    assert.equal(md.el.querySelector(".sw-caret"), null);
+    md.update("# Title\n\n```py\nx = 1\n```\n\nLast paragraph. And more", 0, { caret: true });
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 2, "streaming again: the rest is the tail");
+    assert.match(md.el.querySelector(".sw-tail")!.textContent!, /And more/);
+  });
+
+  test("a definition after the blocks that use it: those blocks are parsed again, within the budget", () => {
+    const text = "See [a][x].\n\nPlain.\n\nAnd [b][x].\n\n[x]: https://example.com/x";
+    const md = view();
+    for (let i = 1; i <= text.length; i++) md.update(text.slice(0, i), 0);
+    assert.equal(md.el.querySelectorAll("a").length, 0, "not known while streaming");
+    let calls = 0;
+    do {
+      md.update(text, 0, { final: true, budget: { until: Infinity, chars: 1 } });
+      calls++;
+    } while (md.behind);
+    assert.ok(calls >= 2, "one block per call");
+    const links = [...md.el.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+    assert.deepEqual(links, ["https://example.com/x", "https://example.com/x"]);
+    assert.equal(md.el.innerHTML, whole(text), "the same as rendering the whole text once");
+  });
+
+  test("a budget leaves blocks for the next calls (at least one per call), then catches up", () => {
+    const text = Array.from({ length: 12 }, (_, i) => `Paragraph ${i} with *some* text.`).join("\n\n");
+    const md = view();
+    md.update(text, 0, { caret: true, budget: { until: Infinity, chars: 40 } });
+    assert.equal(md.behind, true);
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 2);
+    assert.equal(md.el.querySelector(".sw-tail")!.childNodes.length, 0, "no tail while behind");
+    md.update(text, 0, { caret: true, budget: { until: -1, chars: 1e9 } });
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 3, "past the deadline: one block");
+    md.update(text, 0, { caret: true });
+    assert.equal(md.behind, false);
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 11);
+    assert.ok(md.el.querySelector(".sw-tail .sw-caret"));
+  });
+
+  test("views sharing a BlockCache clone blocks: same result, own nodes", () => {
+    const text = "# Doc\n\n```js\nlet a = 1;\n```\n\n- one\n- two\n\n| a |\n|---|\n| 1 |\n\nEnd.";
+    const cache = new BlockCache();
+    const first = new MarkdownView(document.createElement("div"), cache);
+    first.update(text, 0, { final: true });
+    assert.equal(cache.hits, 0);
+    const second = new MarkdownView(document.createElement("div"), cache);
+    second.update(text, 0, { final: true });
+    assert.equal(cache.hits, 5, "every block cloned");
+    assert.equal(second.el.innerHTML, first.el.innerHTML);
+    first.el.querySelector(".sw-copy")!.textContent = "Copied";
+    assert.equal(second.el.querySelector(".sw-copy")!.textContent, "Copy", "no node is shared");
+    const third = new MarkdownView(document.createElement("div"), cache);
+    third.update(text, 0, { final: true });
+    assert.equal(third.el.querySelector(".sw-copy")!.textContent, "Copy", "the cache keeps a pristine copy");
   });
 
   test("a new epoch starts over", () => {

@@ -48,6 +48,7 @@ class FakeModel {
         if (event && cb) this.handlers.get(event)?.delete(cb);
       },
       send: (msg) => this.sent.push(msg),
+      set: (key, value) => this.set({ [key]: value }),
     };
   }
 }
@@ -164,6 +165,60 @@ describe("StreamView front end", () => {
       "1.2 s to first token · 48 tok/s · 48 tokens",
     );
     assert.equal(root().querySelector(".sw-badge")!.textContent, "Complete");
+  });
+
+  test("quiet end: the kernel sends no text; the buffers become the model's traits", async () => {
+    const model = new FakeModel();
+    const { root } = await mount(model);
+    model.custom({ kind: "snapshot", text: "", reasoning: "" });
+    model.set({ status: "streaming" });
+    model.custom(delta(0, "Why", "reasoning"));
+    model.custom(delta(0, "All **done**."));
+    flush();
+    model.set({ status: "complete", meta: { text_length: 13, reasoning_length: 3 } });
+    flush();
+    assert.equal(model.attrs.text, "All **done**.", "saved widget state will have the text");
+    assert.equal(model.attrs.reasoning, "Why");
+    assert.equal(model.sent.length, 1, "only the first resync");
+    assert.equal(root().querySelector(".sw-text")!.textContent!.trim(), "All done.");
+  });
+
+  test("quiet end after lost deltas: one resync, the snapshot is shown and kept", async () => {
+    const model = new FakeModel();
+    const { root } = await mount(model);
+    model.custom({ kind: "snapshot", text: "", reasoning: "" });
+    model.set({ status: "streaming" });
+    model.custom(delta(0, "Part one."));
+    model.set({ status: "complete", meta: { text_length: 19, reasoning_length: 0 } });
+    assert.deepEqual(model.sent, [{ kind: "resync" }, { kind: "resync" }]);
+    assert.equal(model.attrs.text, "", "nothing settled yet");
+    model.custom({ kind: "snapshot", text: "Part one. Part two.", reasoning: "" });
+    flush();
+    assert.equal(model.attrs.text, "Part one. Part two.");
+    assert.equal(root().querySelector(".sw-text")!.textContent!.trim(), "Part one. Part two.");
+  });
+
+  test("a new view of a finished reply clones the blocks and renders over frames", async () => {
+    const model = new FakeModel();
+    const w = widget();
+    w.initialize({ model: model.proxy() });
+    const first = doc.createElement("div");
+    w.render({ model: model.proxy(), el: first });
+    const text = Array.from({ length: 300 }, (_, i) => `Paragraph ${i}: ${"word ".repeat(10)}`).join("\n\n");
+    model.set({ status: "complete", text });
+    while (frames.length) flush();
+    const second = doc.createElement("div"); // JupyterLab makes one when the display is updated
+    w.render({ model: model.proxy(), el: second });
+    const blocks = () => second.querySelectorAll(".sw-text .sw-block").length;
+    assert.ok(blocks() > 0 && blocks() < 300, "the first screenful at once, not everything");
+    let frameCount = 0;
+    while (frames.length) {
+      flush();
+      frameCount++;
+    }
+    assert.ok(frameCount >= 2);
+    assert.equal(blocks(), 300);
+    assert.equal(second.querySelector(".sw-text")!.innerHTML, first.querySelector(".sw-text")!.innerHTML);
   });
 
   test("tool cards follow tool_calls", async () => {

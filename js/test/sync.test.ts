@@ -1,17 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { mergeDelta, StreamSync } from "../src/sync";
+import { lengthsOf, mergeDelta, StreamSync } from "../src/sync";
 import type { ViewMsg } from "../src/model";
 
 function setup(retryMs = 1000) {
   const sent: ViewMsg[] = [];
+  const settled: Array<[string, string]> = [];
   let now = 0;
-  const sync = new StreamSync({ send: (m) => sent.push(m), now: () => now, retryMs });
+  const sync = new StreamSync({
+    send: (m) => sent.push(m),
+    now: () => now,
+    retryMs,
+    settle: (field, value) => settled.push([field, value]),
+  });
   let changes = 0;
   sync.subscribe(() => changes++);
   return {
     sync,
     sent,
+    settled,
     changes: () => changes,
     advance(ms: number) {
       now += ms;
@@ -156,6 +163,76 @@ describe("StreamSync", () => {
     sync.handleMessage(delta(0, "new"));
     assert.equal(sync.text, "new");
     assert.ok(changes() >= 3);
+  });
+
+  test("quiet end: buffers of the announced lengths are final and settled as the traits", () => {
+    const { sync, sent, settled } = setup();
+    sync.handleMessage({ kind: "snapshot", text: "", reasoning: "" }); // answer to the first resync
+    sync.handleMessage(delta(0, "Hmm", "reasoning"));
+    sync.handleMessage(delta(0, "Hello 😀"));
+    sync.setTraits("streaming", "", "", { text: 3 }); // lengths before the end mean nothing
+    assert.deepEqual(settled, []);
+    sync.setTraits("complete", "", "", lengthsOf({ text_length: 8, reasoning_length: 3 }));
+    assert.deepEqual(settled, [["text", "Hello 😀"], ["reasoning", "Hmm"]]);
+    assert.equal(sent.length, 0);
+    sync.handleMessage(delta(8, " late"));
+    assert.equal(sync.text, "Hello 😀", "deltas after the end are ignored");
+  });
+
+  test("quiet end with lost deltas: a resync, and its snapshot is settled as final", () => {
+    const { sync, sent, settled } = setup();
+    sync.handleMessage(delta(0, "Hello"));
+    sync.setTraits("complete", "", "", { text: 12, reasoning: 0 }); // ", world!" never came
+    assert.deepEqual(sent, [{ kind: "resync" }]);
+    assert.deepEqual(settled, []);
+    assert.equal(sync.text, "Hello", "kept until the snapshot");
+    sync.handleMessage({ kind: "snapshot", text: "Hello, world", reasoning: "" });
+    assert.equal(sync.text, "Hello, world");
+    assert.deepEqual(settled, [["text", "Hello, world"]]);
+    assert.equal(sent.length, 1);
+  });
+
+  test("settling sets the trait: the next setTraits finds nothing quiet (no loop)", () => {
+    const sent: ViewMsg[] = [];
+    const traits = { text: "", reasoning: "" };
+    let settles = 0;
+    const sync: StreamSync = new StreamSync({
+      send: (m) => sent.push(m),
+      settle: (field, value) => {
+        settles++;
+        traits[field] = value; // like model.set, which fires change:text
+        sync.setTraits("complete", traits.text, traits.reasoning, { text: 2, reasoning: 0 });
+      },
+    });
+    sync.handleMessage(delta(0, "ok"));
+    sync.setTraits("complete", "", "", { text: 2, reasoning: 0 });
+    assert.equal(settles, 1);
+    assert.equal(traits.text, "ok");
+    assert.equal(sent.length, 0);
+  });
+
+  test("traits sent with the lengths (nbclient, reload) win; nothing to settle", () => {
+    const { sync, sent, settled } = setup();
+    sync.handleMessage(delta(0, "Hel"));
+    sync.setTraits("complete", "Hello", "", { text: 5, reasoning: 0 });
+    assert.equal(sync.text, "Hello");
+    assert.deepEqual(settled, []);
+    assert.equal(sent.length, 0);
+  });
+
+  test("without lengths (older kernels) the end behaves as before", () => {
+    const { sync, sent, settled } = setup();
+    sync.handleMessage(delta(0, "kept"));
+    sync.setTraits("complete", "", "", lengthsOf({ model: "m" }));
+    assert.equal(sync.text, "kept");
+    assert.deepEqual(settled, []);
+    assert.equal(sent.length, 0);
+  });
+
+  test("lengthsOf keeps only whole non-negative numbers", () => {
+    assert.deepEqual(lengthsOf({ text_length: 3, reasoning_length: 0 }), { text: 3, reasoning: 0 });
+    assert.deepEqual(lengthsOf({ text_length: -1, reasoning_length: 1.5 }), {});
+    assert.deepEqual(lengthsOf(null), {});
   });
 
   test("malformed messages are ignored", () => {
