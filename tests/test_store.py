@@ -263,3 +263,22 @@ def test_a_change_reads_and_compares_like_a_record():
     assert change == Change("s", doc, {"type": "text", "text": "a"}, False)
     assert change != Change("s", doc, None, True) and "committed=False" in repr(change)
     assert not hasattr(change, "__dict__")
+
+
+def test_a_live_stream_is_committed_on_time_after_the_file_was_let_go(tmp_path):
+    # After a hand-off to another process the writer holds no lease; a slow stream's events
+    # must still be committed within a batch interval or so, not when 512 have piled up.
+    store = Store(tmp_path / "s.duckdb")
+    stream_id = store.create_stream(provider="p", model="m")
+    store.append(stream_id, {"type": "text", "text": "a", "t": 0.0})
+    store.flush()
+    with store._commit_lock, store._lock:
+        store._lease.release()  # what a hand-off does
+    time.sleep(3 * store.batch_interval)  # the writer sees nothing to do
+    commits = store.commits
+    store.append(stream_id, {"type": "text", "text": "b", "t": 0.1})
+    deadline = time.monotonic() + 2.0
+    while store.commits == commits and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.commits > commits, "the event stayed in memory"
+    store.close()

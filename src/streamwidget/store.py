@@ -376,7 +376,9 @@ class Store(ImportMixin):
     def _write_loop(self) -> None:
         """The writer thread: commit on time, let the file go when idle or wanted."""
         while not self._closed:
-            busy = self._lease.held or self._pending or self._creates
+            # A live stream keeps the writer on its clock even when nothing waits right now
+            # (e.g. just after a hand-off): append() only wakes it for a full batch or an end.
+            busy = self._lease.held or self._pending or self._creates or self._live
             self._wake.wait(self.batch_interval if busy else None)
             self._wake.clear()
             if self._closed:
