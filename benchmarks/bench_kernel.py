@@ -47,9 +47,8 @@ import gc, json, resource, sys, time
 import anywidget, ipywidgets, traitlets
 from IPython.display import display
 from streamwidget import ReplayProvider, Store, StreamView, start
-import prototypes, workload
+import workload
 
-_prototypes = prototypes.apply({prototypes!r})  # experiments only: see prototypes.py
 _store = Store({store!r})
 
 def _cpu():
@@ -193,10 +192,7 @@ def stream_stats(messages: list[Any], n: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parse_args(
-        __doc__.splitlines()[0],
-        ("--prototypes", {"default": "", "help": "apply prototypes.py changes (experiments)"}),
-    )
+    args = parse_args(__doc__.splitlines()[0])
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     baseline_sizes = [1_000] if args.quick else [1_000, 10_000]
     repeats = 1 if args.quick else 3
@@ -205,7 +201,7 @@ def main() -> None:
         store = str(Path(tmp) / "store.duckdb")
         with Kernel(child_env(STREAMWIDGET_STORE=store)) as kernel:
             log(f"kernel pid {kernel.pid}")
-            kernel.run(SETUP.format(store=store, prototypes=args.prototypes), timeout=120)
+            kernel.run(SETUP.format(store=store), timeout=120)
             # warm up: imports, the first widget, the store file
             measure(kernel, "streamview", 200)
             measure(kernel, "html", 50)
@@ -240,10 +236,7 @@ def main() -> None:
                         f"ok={best['ok']}"
                     )
     table = rows(runs, sizes, baseline_sizes)
-    if args.prototypes:
-        for r in table:
-            r["what"] += f" [prototypes: {args.prototypes}]"
-    emit(args, table, {"runs": runs, "empty_cpu": empty_cpu, "prototypes": args.prototypes})
+    emit(args, table, {"runs": runs, "empty_cpu": empty_cpu})
 
 
 def rows(runs: list[dict[str, Any]], sizes: list[int], baseline_sizes: list[int]) -> list:
