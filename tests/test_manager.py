@@ -173,3 +173,14 @@ async def test_start_and_ask_take_a_model_string(comms):
     final = await view.handle
     assert final.status == "complete" and view.text == final.text
     assert store.recording(final.stream_id).header["request"]["replay_of"] == "bundled:hello"
+
+
+def test_a_request_may_be_a_string_or_a_list_of_messages_and_anything_else_is_refused():
+    from streamwidget.manager import as_request
+
+    assert as_request("hi").messages == [{"role": "user", "content": "hi"}]
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert as_request(messages).messages == messages
+    assert as_request(None).messages == []
+    with pytest.raises(TypeError, match="request= takes a ChatRequest"):
+        as_request(42)  # type: ignore[arg-type]

@@ -105,10 +105,26 @@ class StreamHandle:
         return f"<StreamHandle {self.id} {state}>"
 
 
+def as_request(request: ChatRequest | str | list[dict[str, Any]] | None) -> ChatRequest:
+    """A :class:`ChatRequest` from what ``start`` accepts."""
+    if request is None:
+        return ChatRequest()
+    if isinstance(request, ChatRequest):
+        return request
+    if isinstance(request, str):
+        return ChatRequest(messages=[{"role": "user", "content": request}])
+    if isinstance(request, list) and all(isinstance(m, dict) for m in request):
+        return ChatRequest(messages=list(request))
+    raise TypeError(
+        "request= takes a ChatRequest, a list of message dicts ({'role': ..., 'content': ...}) "
+        f"or a string, not {type(request).__name__}"
+    )
+
+
 def start(
     provider: Provider | str,
     *,
-    request: ChatRequest | None = None,
+    request: ChatRequest | str | list[dict[str, Any]] | None = None,
     store: Store | None = None,
     conversation_id: str | None = None,
     header: dict[str, Any] | None = None,
@@ -120,13 +136,15 @@ def start(
     With ``tools``, the manager runs the tool loop: the model asks, the tool runs, the result
     goes back, the model continues — at most ``max_steps`` model responses, all in one
     document. Replays never run tools: their results come from the recording.
+
+    ``request`` is a :class:`ChatRequest`, a list of messages, or a string (one user message).
     """
     if isinstance(provider, str):  # a model string such as "openai:gpt-4o-mini"
         from .providers.models import resolve_model
 
         provider = resolve_model(provider)
     store = store if store is not None else default_store()
-    request = request or ChatRequest()
+    request = as_request(request)
     stream_id = store.create_stream(
         provider=provider.name,
         model=provider.model,
