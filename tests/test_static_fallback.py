@@ -88,3 +88,17 @@ def test_nbconvert_html_export_shows_the_final_text(tmp_path):
     final = Recording.bundled("hello").document().text
     last_words = " ".join(final.split()[-4:])
     assert last_words in html.replace("\n", " "), "the final text is not in the export"
+
+
+def test_headings_become_bold_lines_so_replies_stay_out_of_the_notebook_outline():
+    text = (
+        "# Title\nprose\n\nSub\n---\n\n- item\n---\n\n```\n# a comment\n```\n## Two ##\nSetext\n==="
+    )
+    doc = Document(stream_id="s")
+    doc.apply({"type": "text", "text": text, "t": 0})
+    lines = static.markdown(doc).split("\n")
+    assert "**Title**" in lines and "**Sub**" in lines and "**Two**" in lines
+    assert "**Setext**" in lines and "===" not in lines
+    assert "# a comment" in lines  # code stays as it is
+    assert "- item" in lines and lines.count("---") == 1  # a list item then a rule
+    assert [line for line in lines if line.startswith("#")] == ["# a comment"]

@@ -1,6 +1,8 @@
 """What a stream shows where no widget front end runs: GitHub's notebook preview, nbconvert
 HTML, a terminal IPython. The markdown is defanged: raw HTML is escaped outside code, and
-links and images keep only http(s), mailto and in-page targets."""
+links and images keep only http(s), mailto and in-page targets. Headings become bold lines: a
+reply's headings are not the notebook's (JupyterLab's table of contents reads outputs' markdown,
+and would list, and re-parse at every update, every heading of every reply)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import re
 from ..document import Document
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+#: lines that start a list item, quote or table row rather than a paragraph
+_BLOCK_START = re.compile(r"^ {0,3}(?:[-*+][ \t]|\d{1,9}[.)][ \t]|>|\|)")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.S)
 _LINK = re.compile(r"(!?\[[^\]]*\]\()\s*<?([^)\s>]*)>?([^)]*\))")
 _SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.I)
@@ -57,17 +63,32 @@ def _escape_html(text: str) -> str:
 
 
 def _defang(text: str) -> str:
-    out, fence = [], None
+    out: list[str] = []
+    fence: str | None = None
+    paragraph = False  # the line before is prose (so "===" / "---" under it would make a heading)
     for line in text.split("\n"):
         match = _FENCE.match(line)
+        was_paragraph, paragraph = paragraph, False
         if fence is None and match:
             fence = match.group(1)[0] * 3
-        elif fence is not None and line.strip().startswith(fence):
-            fence = None
-        elif fence is None:
+        elif fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+        elif (heading := _ATX_HEADING.match(line)) is not None:
+            line = _bold(_defang_line(heading.group(1) or ""))
+        elif was_paragraph and _SETEXT_UNDERLINE.match(line):
+            out[-1] = _bold(out[-1])  # "Title\n===" is a heading too: keep the title only
+            continue
+        else:
             line = _defang_line(line)
+            paragraph = bool(line.strip()) and not _BLOCK_START.match(line)
         out.append(line)
     return "\n".join(out)
+
+
+def _bold(text: str) -> str:
+    text = text.strip()
+    return f"**{text}**" if text else ""
 
 
 def _defang_line(line: str) -> str:
