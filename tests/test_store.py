@@ -282,3 +282,21 @@ def test_a_live_stream_is_committed_on_time_after_the_file_was_let_go(tmp_path):
         time.sleep(0.01)
     assert store.commits > commits, "the event stayed in memory"
     store.close()
+
+
+def test_event_columns_round_trip_exactly_whatever_the_text_and_times(tmp_path):
+    # a batch's columns are bound as one separated string each: separators, commas, control
+    # characters and odd floats in the events must come back exactly
+    store = Store(tmp_path / "s.duckdb")
+    stream_id = store.create_stream(provider="p", model="m")
+    texts = ["a\x1eb", "x,y", "\x00\x1f\n", "é🌧️", '"quoted"', ""]
+    times = [1e-05, 0.1 + 0.2, 12345.6789, 7, 1e-300, 3.0]
+    for text, t in zip(texts, times):
+        store.append(stream_id, {"type": "text", "text": text, "t": t})
+    store.append(stream_id, {"type": "finish", "reason": "stop", "t": 4.0})
+    store.flush()
+    events = store.events(stream_id)
+    assert [e["text"] for e in events[:-1]] == texts
+    assert [e["t"] for e in events[:-1]] == [float(t) for t in times]
+    assert events[-1]["type"] == "finish"
+    store.close()

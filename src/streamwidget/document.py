@@ -60,6 +60,9 @@ class _Text:
             self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Text:
+        return _Text(self.value())  # one string, not a copy of every piece
+
 
 class Document:
     """The state of one reply: what every view of the stream shows.
