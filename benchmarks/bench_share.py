@@ -464,11 +464,8 @@ def pause_row(h: dict[str, Any]) -> dict[str, Any]:
     if p["only_at_end"]:
         note += f"not committed until A's stream ended ({p['waited']:.0f} s later)"
     else:
-        note += f"{value * h['rate']:,.0f} events waited"
-    note += (
-        ": once the writer has let go of the file with nothing queued, it sleeps until "
-        "batch_size events wait (512: 2.6 s at 200 ev/s, 26 s at 20) or a stream ends"
-    )
+        note += f"{value * h['rate']:,.0f} events waited (the writer takes the file back on its "
+        note += "batch clock while a stream is live)"
     return row(
         SECTION,
         what,
