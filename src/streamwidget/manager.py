@@ -21,6 +21,7 @@ from .document import Document
 from .events import is_terminal, validate_event
 from .providers.base import ChatRequest, Provider
 from .store import Store, StoreError, default_store
+from .store_rows import TEXT_FIELDS
 from .tools import Tool, ToolArgumentError, toolbox
 
 
@@ -270,8 +271,10 @@ class _Run:
                     # and hear Stop now and then.
                     await asyncio.sleep(0)
                     breathe = time.perf_counter() + YIELD_EVERY
-                validate_event(event, require_t=False)
-                kind = event["type"]
+                kind = event.get("type") if type(event) is dict else None
+                if kind not in TEXT_FIELDS or type(event.get("text")) is not str:
+                    validate_event(event, require_t=False)  # text pieces are checked above
+                    kind = event["type"]
                 if kind == "usage":  # summed over steps, written once before the end
                     for key, value in event.items():
                         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -134,7 +134,7 @@ class StreamView(anywidget.AnyWidget):
             self._state_dirty = True
         if change.document.done:
             self._finish(change.document)
-        else:
+        elif self._timer is None:
             self._schedule_frame()
 
     def _schedule_frame(self) -> None:
