@@ -166,6 +166,7 @@ def plot(kernel: dict[str, Any], path: Path, machine_line: str = "") -> bool:
         return False
     labels = {
         "streamview": ("StreamView", "C0", "o-"),
+        "no_fallback": ("StreamView, static_fallback=False", "C2", "d-"),
         "html": ("ipywidgets.HTML  value += token", "C3", "s--"),
         "anywidget": ("anywidget trait  text += token", "C1", "^--"),
     }
