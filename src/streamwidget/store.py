@@ -266,7 +266,8 @@ class Store(ImportMixin):
                     "(finished, or created elsewhere)"
                 )
             live.document.apply(event)
-            self._pending.append((stream_id, live.next_seq, event.get("t", 0.0), kind, payload))
+            t = float(event.get("t", 0.0))  # an int t too: a batch column has one type
+            self._pending.append((stream_id, live.next_seq, t, kind, payload))
             live.next_seq += 1
             self._dirty.add(stream_id)
             document = live.document
@@ -736,7 +737,7 @@ def _insert_events(cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) 
             [
                 stream_id,
                 group[0][1],
-                ",".join([repr(float(r[2])) for r in group]),
+                ",".join([repr(r[2]) for r in group]),
                 types,
                 payloads,
                 _SEP,

@@ -197,7 +197,7 @@ class PostgresStore(DuckDBReads, Store):
                     " reasoning = reasoning || %s, tool_calls = %s, error = %s, usage = %s,"
                     " finish_reason = %s, first_token_t = %s, last_t = %s, version = %s,"
                     " updated_at = now() WHERE id = %s",
-                    [update[:10] + update[-1:] for update in updates],
+                    [_storable(update[:10] + update[-1:]) for update in updates],
                 )
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(
@@ -207,6 +207,7 @@ class PostgresStore(DuckDBReads, Store):
 
     def _write_import(self, recording: Recording, stream_id: str) -> None:
         conversation, row, columns = import_rows(recording, stream_id, self._owner)
+        row = _storable(row)
         header = recording.header
         row[-2] = _timestamp(row[-2])
         with self._lock, self._db().transaction(), self._conn.cursor() as cur:
@@ -456,3 +457,9 @@ def _timestamp(value: object) -> dt.datetime | None:
     except ValueError:
         return None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+def _storable(values: list[Any]) -> list[Any]:
+    """PostgreSQL text cannot hold NUL: the document's columns get U+FFFD instead (the event
+    log keeps the exact text, JSON-escaped, so a replay or an export is still exact)."""
+    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in values]
