@@ -48,12 +48,43 @@ export function resolveLanguage(info: string | undefined): string {
   return Object.keys(LANGUAGES).find((n) => hljs.getLanguage(n) === language) ?? word;
 }
 
+/**
+ * A grammar is compiled the first time it highlights (5-10 ms on a fast machine, several times
+ * that on a busy one, and again in every new copy of this module: anywidget evaluates it once
+ * per widget model). Callers that render within a frame budget check `isCold` first, and have
+ * the code highlighted in a task of its own with `prepareCode`.
+ */
+const warmed = new Set<string>();
+/** Highlighted HTML made ahead of time by `prepareCode`, keyed by language and code. */
+const prepared = new Map<string, string>();
+const PREPARED_MAX = 16;
+
+/** True when highlighting `language` would compile its grammar first. */
+export function isCold(language: string): boolean {
+  return language !== "" && !warmed.has(language);
+}
+
 /** Highlighted HTML for a code block (plain escaped text for unknown languages). */
 export function highlightCode(code: string, language: string): string {
   if (!language) return escapeHtml(code);
+  const key = `${language}\u0000${code}`;
+  const ready = prepared.get(key);
+  if (ready !== undefined) {
+    prepared.delete(key);
+    return ready;
+  }
+  warmed.add(language);
   try {
     return hljs.highlight(code, { language, ignoreIllegals: true }).value;
   } catch {
     return escapeHtml(code);
   }
+}
+
+/** Highlight `code` now (compiling the grammar), so that `highlightCode` later only looks it up. */
+export function prepareCode(code: string, language: string): void {
+  if (!language) return;
+  const html = highlightCode(code, language);
+  prepared.set(`${language}\u0000${code}`, html);
+  if (prepared.size > PREPARED_MAX) prepared.delete(prepared.keys().next().value!);
 }

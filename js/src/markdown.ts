@@ -10,16 +10,34 @@ import { Lexer, Marked, type Links, type Tokens, type TokensList } from "marked"
 import "./markdown.css";
 import { BlockSplitter } from "./blocks";
 import { h as el } from "./dom";
-import { escapeHtml, highlightCode, resolveLanguage } from "./highlight";
+import { escapeHtml, highlightCode, isCold, prepareCode, resolveLanguage } from "./highlight";
+
+/** The word of a fence's info string that names its language, as put in the class. */
+const fenceWord = (lang: string | undefined): string =>
+  (lang ?? "").trim().split(/\s+/)[0].replace(/[^\w#+.-]/g, "");
+
+/**
+ * While set (the live tail of a budgeted view), code in a language whose grammar is not
+ * compiled yet is shown plain and its language noted here, to be warmed outside the frame.
+ */
+let plainCold: string[] | null = null;
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 marked.use({
   renderer: {
     code({ text, lang }: Tokens.Code): string {
-      const word = (lang ?? "").trim().split(/\s+/)[0].replace(/[^\w#+.-]/g, "");
+      const word = fenceWord(lang);
       const language = resolveLanguage(word);
       const cls = word ? ` class="language-${escapeHtml(word)}"` : "";
-      return `<pre><code${cls}>${highlightCode(text.replace(/\n$/, ""), language)}</code></pre>\n`;
+      const code = text.replace(/\n$/, "");
+      let body: string;
+      if (plainCold && isCold(language)) {
+        plainCold.push(language);
+        body = escapeHtml(code);
+      } else {
+        body = highlightCode(code, language);
+      }
+      return `<pre><code${cls}>${body}</code></pre>\n`;
     },
     // A tag that opens a raw-text element (<style>, <script>, <textarea>, ...), e.g. named in
     // prose, would make the browser's parser swallow the rest of the reply: such raw HTML is
@@ -169,6 +187,10 @@ export class BlockCache {
   /** Blocks cloned rather than parsed (tests, debugging). */
   hits = 0;
 
+  has(key: string): boolean {
+    return this.blocks.has(key);
+  }
+
   get(key: string): Rendered | undefined {
     const found = this.blocks.get(key);
     if (found) this.hits += 1;
@@ -194,6 +216,48 @@ function renderBlock(src: string, doc: Document, known: Links): Rendered {
   node.className = "sw-block";
   node.append(sanitize(marked.parser(tokens) as string, doc));
   return { node, defines };
+}
+
+/** Info strings of the code fences a block opens (a cheap look, before any parsing). */
+const FENCE_INFO = /^[ \t>]*(?:`{3,}|~{3,})[ \t]*([^\s`]+)/gm;
+
+/** Languages of `src`'s code fences whose grammar would be compiled on first use. */
+function coldLanguages(src: string): string[] {
+  const out: string[] = [];
+  if (!src.includes("```") && !src.includes("~~~")) return out;
+  for (const match of src.matchAll(FENCE_INFO)) {
+    const language = resolveLanguage(fenceWord(match[1]));
+    if (isCold(language) && !out.includes(language)) out.push(language);
+  }
+  return out;
+}
+
+const warming = new Set<string>();
+
+/**
+ * In a task of its own (not in an animation frame): compile the grammars of `languages` and,
+ * with `prepare`, highlight the code of `src` so that rendering it later only looks it up.
+ * Every language is warm afterwards, whatever the lexer made of the fences.
+ */
+function warmUp(src: string, languages: string[], prepare: boolean): void {
+  const key = `${prepare ? 1 : 0}${src}`;
+  if (warming.has(key)) return;
+  warming.add(key);
+  setTimeout(() => {
+    warming.delete(key);
+    if (prepare) {
+      try {
+        marked.walkTokens(marked.lexer(src), (token) => {
+          if (token.type !== "code") return;
+          const { text, lang } = token as Tokens.Code;
+          prepareCode(text.replace(/\n$/, ""), resolveLanguage(fenceWord(lang)));
+        });
+      } catch {
+        // the block is parsed again when rendered; only the grammars matter here
+      }
+    }
+    for (const language of languages) if (isCold(language)) highlightCode("", language);
+  }, 0);
 }
 
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -298,6 +362,9 @@ export class MarkdownView {
       if (tired()) return this.fallBehind();
       const start = i ? this.ends[i - 1] : 0;
       const end = i < ends.length ? ends[i] : text.length;
+      // A block whose highlighting would compile a grammar waits for a task that does it
+      // (its own 5-50 ms, next to nothing else), unless it is in the cache already.
+      if (budget && this.waitsForGrammar(text.slice(start, end))) return this.fallBehind();
       this.blocks.append(render(start, end));
       if (i >= ends.length) this.restOf = text;
       this.ends.push(end);
@@ -314,7 +381,16 @@ export class MarkdownView {
       this.finalText = text;
     }
     this.behind = false;
-    this.renderTail(final ? "" : text.slice(this.splitter.stable), !final && Boolean(options.caret));
+    const tail = final ? "" : text.slice(this.splitter.stable);
+    this.renderTail(tail, !final && Boolean(options.caret), Boolean(budget));
+  }
+
+  /** True when `src` must wait for a grammar to be warmed (which is then queued). */
+  private waitsForGrammar(src: string): boolean {
+    const languages = coldLanguages(src);
+    if (!languages.length || this.cache?.has(`${this.linksKey}\u0000${src}`)) return false;
+    warmUp(src, languages, true);
+    return true;
   }
 
   /** A block's element: cloned from the cache, else parsed (and then cached). */
@@ -340,12 +416,24 @@ export class MarkdownView {
     this.renderTail("", false); // the tail would jump around while blocks are missing
   }
 
-  private renderTail(tail: string, caret: boolean): void {
+  /** `budgeted`: code whose grammar is cold is shown plain and highlighted on a later call. */
+  private renderTail(tail: string, caret: boolean, budgeted = false): void {
     if (tail === this.tailSource && caret === this.tailCaret) return;
     this.tailSource = tail;
     this.tailCaret = caret;
-    if (tail) this.tail.replaceChildren(markdownToFragment(tail, this.doc, this.links));
-    else this.tail.replaceChildren();
+    const cold: string[] | null = budgeted ? [] : null;
+    plainCold = cold;
+    try {
+      if (tail) this.tail.replaceChildren(markdownToFragment(tail, this.doc, this.links));
+      else this.tail.replaceChildren();
+    } finally {
+      plainCold = null;
+    }
+    if (cold?.length) {
+      warmUp(tail, cold, false);
+      this.tailSource = null; // shown again, highlighted, once the grammar is warm
+      this.behind = true;
+    }
     if (caret) caretTarget(this.tail).append(el(this.doc, "span", "sw-caret"));
     this.renders += 1;
   }

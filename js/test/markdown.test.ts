@@ -180,6 +180,44 @@ describe("MarkdownView", () => {
     assert.ok(md.el.querySelector(".sw-tail .sw-caret"));
   });
 
+  test("with a budget, a block whose grammar is cold waits for a task that compiles it", async () => {
+    // rust and go are highlighted nowhere else in this file: their grammars are cold here
+    const text = "Intro.\n\n```rust\nfn main() {}\n```\n\nMiddle.\n\n```rust\nlet x = 1;\n```\n\nEnd";
+    const md = view();
+    const budget = () => ({ until: Infinity, chars: 1e9 });
+    md.update(text, 0, { caret: true, budget: budget() });
+    assert.equal(md.behind, true);
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 1, "the intro, then the rust block waits");
+    md.update(text, 0, { caret: true, budget: budget() });
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 1, "still waiting: the task has not run");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    md.update(text, 0, { caret: true, budget: budget() });
+    assert.equal(md.behind, false, "the grammar is warm: the second rust block does not wait");
+    assert.equal(md.el.querySelectorAll(".sw-block").length, 4);
+    assert.equal(md.el.querySelectorAll(".sw-block pre .sw-hl-keyword").length, 2, "highlighted");
+    md.update(text, 0, { final: true, budget: budget() });
+    assert.equal(md.el.innerHTML, whole(text), "the same as rendering the whole text once");
+
+    const other = view(); // without a budget (chat, player) nothing waits
+    other.update("```go\nfunc main() {}\n```\n\nok", 0, {});
+    assert.equal(other.behind, false);
+    assert.ok(other.el.querySelector(".sw-block .sw-hl-keyword"));
+  });
+
+  test("with a budget, the live tail shows code of a cold grammar plain, then highlighted", async () => {
+    const md = view();
+    const text = "Config:\n\n```yaml\nkey: value\nlist:";
+    md.update(text, 0, { caret: true, budget: { until: Infinity, chars: 1e9 } });
+    const code = () => md.el.querySelector(".sw-tail pre code")!;
+    assert.equal(code().textContent, "key: value\nlist:", "shown at once");
+    assert.equal(code().querySelector("[class^=sw-hl-]"), null, "not highlighted yet");
+    assert.equal(md.behind, true, "another call is wanted");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    md.update(text, 0, { caret: true, budget: { until: Infinity, chars: 1e9 } });
+    assert.equal(md.behind, false);
+    assert.ok(code().querySelector("[class^=sw-hl-]"), "highlighted once warm");
+  });
+
   test("views sharing a BlockCache clone blocks: same result, own nodes", () => {
     const text = "# Doc\n\n```js\nlet a = 1;\n```\n\n- one\n- two\n\n| a |\n|---|\n| 1 |\n\nEnd.";
     const cache = new BlockCache();
