@@ -129,7 +129,25 @@ function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () =
     }
   };
 
+  // JupyterLab's widget renderer replaces a view by emptying its node, without disposing of the
+  // old view (it does so at the display update that ends a stream): a view that was in the page
+  // and is no longer renders nothing until it is back (checked four times a second).
+  let wasShown = false;
+  let away: number | null = null;
+  const gone = (): boolean => {
+    if (root.isConnected) wasShown = true;
+    if (!wasShown || root.isConnected) return false;
+    away ??= win.setInterval(() => {
+      if (!root.isConnected) return;
+      win.clearInterval(away!);
+      away = null;
+      schedule();
+    }, 250);
+    return true;
+  };
+
   function draw(): void {
+    if (gone()) return;
     // Reasoning and text share one budget of block rendering per frame; the rest comes next frame.
     const budget = frameBudget(FRAME_BUDGET_MS);
     const status = model.get("status");
@@ -201,6 +219,7 @@ function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () =
     for (const name of events) model.off(name, schedule);
     model.off("change:meta", onMeta);
     if (frame !== null) win.cancelAnimationFrame(frame);
+    if (away !== null) win.clearInterval(away);
     setTicking(false);
     root.remove();
   };

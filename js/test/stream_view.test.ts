@@ -221,6 +221,26 @@ describe("StreamView front end", () => {
     assert.equal(second.querySelector(".sw-text")!.innerHTML, first.querySelector(".sw-text")!.innerHTML);
   });
 
+  test("a view whose node left the page renders nothing until it is back", async () => {
+    // JupyterLab's widget renderer empties its node for the new view of a display update and
+    // leaves the old view undisposed.
+    const model = new FakeModel();
+    const { el, root } = await mount(model);
+    model.set({ status: "streaming" });
+    model.custom(delta(0, "First.\n\n"));
+    flush();
+    const body = () => root().querySelector(".sw-text")!;
+    assert.equal(body().textContent!.trim(), "First.");
+    el.remove();
+    model.custom(delta(8, "Second."));
+    flush();
+    assert.equal(body().textContent!.trim(), "First.", "not rendered while away");
+    doc.body.append(el);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the view looks four times a second
+    flush();
+    assert.match(body().textContent!, /First\.\s*Second\./);
+  });
+
   test("tool cards follow tool_calls", async () => {
     const model = new FakeModel();
     const { root } = await mount(model);
