@@ -241,7 +241,7 @@ def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads()
 
 def test_event_rows_that_are_not_consecutive_are_still_written():
     from streamwidget.schema import SCHEMA_SQL
-    from streamwidget.store import _by_stream, _insert_events
+    from streamwidget.store_rows import _by_stream, _insert_events
 
     rows = [("s", 0, 0.1, "text", '{"text": "a"}'), ("s", 2, 0.2, "text", '{"text": "b"}')]
     assert _by_stream(rows) is None and _by_stream(rows[:1]) == {"s": rows[:1]}

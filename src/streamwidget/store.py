@@ -25,7 +25,6 @@ import atexit
 import copy
 import json
 import os
-import sys
 import threading
 import time
 import weakref
@@ -41,83 +40,42 @@ from .events import TERMINAL_TYPES, Event, validate_event
 from .lease import Lease, LeaseTimeout
 from .recording import Recording
 from .schema import SCHEMA_SQL, STREAM_COLUMNS
+from .store_conversations import ConversationsMixin
 from .store_import import ImportMixin
 from .store_rows import (
     _SURROGATE,
     TEXT_FIELDS,
     _document_from_row,
     _first,
+    _insert_events,
     _json,
     _materialize,
     _new_id,
     _payload_json,
     _without_lone_surrogates,
 )
+from .store_types import (
+    ENV_VAR,
+    Callback,
+    Change,
+    StoreError,
+    StoreLockedError,
+    _check_folder,
+    default_path,
+    is_postgres_dsn,
+)
 
-ENV_VAR = "STREAMWIDGET_STORE"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or written."""
-
-
-class StoreLockedError(StoreError):
-    """Another process kept the store file longer than we could wait."""
-
-
-class Change:
-    """What a subscriber hears: the document after an event, or after a commit. Read-only by
-    convention: a plain class with slots, as one is made per event (a frozen dataclass costs
-    more to build)."""
-
-    __slots__ = ("committed", "document", "event", "stream_id")
-
-    def __init__(
-        self, stream_id: str, document: Document, event: Event | None, committed: bool
-    ) -> None:
-        self.stream_id = stream_id
-        self.document = document
-        #: The event just applied in memory; ``None`` for a commit notification (which comes
-        #: from the writer thread).
-        self.event = event
-        self.committed = committed
-
-    def __repr__(self) -> str:
-        return (
-            f"Change(stream_id={self.stream_id!r}, event={self.event!r}, "
-            f"committed={self.committed!r}, document={self.document!r})"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Change):
-            return NotImplemented
-        return (self.stream_id, self.document, self.event, self.committed) == (
-            other.stream_id,
-            other.document,
-            other.event,
-            other.committed,
-        )
-
-
-Callback = Callable[[Change], None]
-
-
-def is_postgres_dsn(value: object) -> bool:
-    """Is ``value`` a PostgreSQL connection URI (``postgresql://`` or ``postgres://``)?"""
-    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
-
-
-def default_path() -> Path:
-    """``$STREAMWIDGET_STORE``, else a file in the per-user data directory."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "streamwidget" / "store.duckdb"
+__all__ = [
+    "ENV_VAR",
+    "Callback",
+    "Change",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "default_path",
+    "default_store",
+    "is_postgres_dsn",
+]
 
 
 class _Live:
@@ -132,7 +90,7 @@ class _Live:
         self.committed_reasoning = document.reasoning_length
 
 
-class Store(ImportMixin):
+class Store(ConversationsMixin, ImportMixin):
     """A DuckDB-backed store. ``Store()`` opens the default file; ``Store(":memory:")`` too.
 
     ``lock_timeout``: how long a read or a commit waits for another process to let go of
@@ -507,71 +465,6 @@ class Store(ImportMixin):
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    # -- conversations ------------------------------------------------------------------
-
-    def create_conversation(self, title: str = "New chat") -> str:
-        conversation_id = _new_id("c")
-        with self._lock:
-            self._cursor().execute(
-                "INSERT INTO conversations (id, title) VALUES (?, ?)", [conversation_id, title]
-            )
-        return conversation_id
-
-    def add_message(
-        self, conversation_id: str, role: str, content: str = "", *, stream_id: str | None = None
-    ) -> str:
-        message_id = _new_id("m")
-        with self._lock:
-            self._cursor().execute(
-                "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id)"
-                " SELECT ?, ?, coalesce(max(seq) + 1, 0), ?, ?, ? FROM messages"
-                " WHERE conversation_id = ?",
-                [message_id, conversation_id, role, content, stream_id, conversation_id],
-            )
-        return message_id
-
-    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
-        return self._dicts(
-            "SELECT m.id, m.role, coalesce(s.content, m.content) AS content, m.stream_id,"
-            " s.status FROM messages m LEFT JOIN streams s ON s.id = m.stream_id"
-            " WHERE m.conversation_id = ? ORDER BY m.seq",
-            [conversation_id],
-        )
-
-    def conversations(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The most recently active conversations: id, title, created_at, updated_at (the
-        last message, else the creation time) and the number of messages."""
-        return self._dicts(
-            "SELECT c.id, c.title, c.created_at, coalesce(max(m.created_at), c.created_at)"
-            " AS updated_at, count(m.id) AS messages FROM conversations c LEFT JOIN messages"
-            " m ON m.conversation_id = c.id GROUP BY c.id, c.title, c.created_at"
-            " ORDER BY updated_at DESC, c.created_at DESC LIMIT ?",
-            [limit],
-        )
-
-    def conversation(self, conversation_id: str) -> dict[str, Any]:
-        """One conversation's id, title and created_at; ``KeyError`` if there is none."""
-        rows = self._dicts(
-            "SELECT id, title, created_at FROM conversations WHERE id = ?", [conversation_id]
-        )
-        if not rows:
-            raise KeyError(f"no conversation {conversation_id!r} in the store {self.path}")
-        return rows[0]
-
-    def rename_conversation(self, conversation_id: str, title: str) -> None:
-        with self._lock:
-            self._cursor().execute(
-                "UPDATE conversations SET title = ? WHERE id = ?", [title, conversation_id]
-            )
-
-    def set_message_stream(self, message_id: str, stream_id: str) -> None:
-        """Point an assistant message at another stream (a regenerated reply). The old
-        stream stays in the store, still tagged with its conversation."""
-        with self._lock:
-            self._cursor().execute(
-                "UPDATE messages SET stream_id = ? WHERE id = ?", [stream_id, message_id]
-            )
-
     # -- subscriptions ------------------------------------------------------------------
 
     def subscribe(self, stream_id: str, callback: Callback) -> Callable[[], None]:
@@ -710,72 +603,3 @@ def default_store() -> Store:
         if _default is None or _default._closed:
             _default = Store()
         return _default
-
-
-def _insert_events(cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert a batch's event rows: one ``INSERT`` per stream, whose id is a scalar and whose
-    ``seq`` is generated from its first, and whose columns are bound as one string each. The
-    payloads go in as text; the JSON column still checks each one."""
-    groups = _by_stream(rows)
-    if groups is None:  # not expected; write every row as it is
-        cur.execute(
-            "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
-            " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
-            [list(column) for column in zip(*rows)],
-        )
-        return
-    for stream_id, group in groups.items():
-        # Each column goes in as one string split by DuckDB: binding a Python list costs a
-        # conversion per element. JSON escapes control characters, so the separator (ASCII
-        # record separator) never occurs in a payload; types come from a fixed vocabulary.
-        types = _SEP.join([r[3] for r in group])
-        payloads = _SEP.join([r[4] for r in group])
-        cur.execute(
-            "INSERT INTO events SELECT $1, $2 + generate_subscripts(p, 1) - 1,"
-            " unnest(string_split($3, ','))::DOUBLE, unnest(string_split($4, $6)), unnest(p)"
-            " FROM (SELECT string_split($5, $6) AS p)",
-            [
-                stream_id,
-                group[0][1],
-                ",".join([repr(r[2]) for r in group]),
-                types,
-                payloads,
-                _SEP,
-            ],
-        )
-
-
-_SEP = "\x1e"
-
-
-def _by_stream(rows: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]] | None:
-    """The rows of each stream, or ``None`` if a stream's ``seq`` are not consecutive.
-
-    They always are: :meth:`Store.append` numbers a stream's rows 0, 1, 2... under the state
-    lock, and a batch that failed is put back before the rows queued since."""
-    groups: dict[str, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        group = groups.get(row[0])
-        if group is None:
-            groups[row[0]] = [row]
-        elif group[-1][1] + 1 == row[1]:
-            group.append(row)
-        else:
-            return None
-    return groups
-
-
-def _check_folder(path: str) -> None:
-    parent = Path(path).parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the folder for the store {path}: {exc.strerror}. "
-            f"Pass Store(path=...) or set {ENV_VAR} to a writable place."
-        ) from None
-    if not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"the folder {parent} is not writable, so the store {path} cannot be "
-            f"opened. Pass Store(path=...) or set {ENV_VAR} to a writable place."
-        )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .recording import Recording
 from .store_rows import _IMPORT_LOCK, _new_id, _recording_sha256, import_rows
+from .store_types import StoreError
 
 if TYPE_CHECKING:
     import duckdb
@@ -68,8 +69,6 @@ class ImportMixin:
             if existing is not None:
                 return existing
             if stream_id is not None and self._stream_exists(stream_id):
-                from .store import StoreError  # store.py imports this module
-
                 raise StoreError(f"the store {self.path} already has a stream {stream_id!r}")
             origin = recording.header.get("stream_id")
             if stream_id is None and isinstance(origin, str) and origin:

@@ -173,3 +173,56 @@ def import_rows(
         [_json({k: v for k, v in e.items() if k not in ("t", "type")}) for e in events],
     ]
     return conversation, row, columns
+
+
+def _insert_events(cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert a batch's event rows: one ``INSERT`` per stream, whose id is a scalar and whose
+    ``seq`` is generated from its first, and whose columns are bound as one string each. The
+    payloads go in as text; the JSON column still checks each one."""
+    groups = _by_stream(rows)
+    if groups is None:  # not expected; write every row as it is
+        cur.execute(
+            "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
+            " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])",
+            [list(column) for column in zip(*rows)],
+        )
+        return
+    for stream_id, group in groups.items():
+        # Each column goes in as one string split by DuckDB: binding a Python list costs a
+        # conversion per element. JSON escapes control characters, so the separator (ASCII
+        # record separator) never occurs in a payload; types come from a fixed vocabulary.
+        types = _SEP.join([r[3] for r in group])
+        payloads = _SEP.join([r[4] for r in group])
+        cur.execute(
+            "INSERT INTO events SELECT $1, $2 + generate_subscripts(p, 1) - 1,"
+            " unnest(string_split($3, ','))::DOUBLE, unnest(string_split($4, $6)), unnest(p)"
+            " FROM (SELECT string_split($5, $6) AS p)",
+            [
+                stream_id,
+                group[0][1],
+                ",".join([repr(r[2]) for r in group]),
+                types,
+                payloads,
+                _SEP,
+            ],
+        )
+
+
+_SEP = "\x1e"
+
+
+def _by_stream(rows: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]] | None:
+    """The rows of each stream, or ``None`` if a stream's ``seq`` are not consecutive.
+
+    They always are: :meth:`Store.append` numbers a stream's rows 0, 1, 2... under the state
+    lock, and a batch that failed is put back before the rows queued since."""
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        group = groups.get(row[0])
+        if group is None:
+            groups[row[0]] = [row]
+        elif group[-1][1] + 1 == row[1]:
+            group.append(row)
+        else:
+            return None
+    return groups
