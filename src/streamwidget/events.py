@@ -31,6 +31,9 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "interrupted": {},
 }
 
+#: Event types whose ``text`` pieces append to the document field of the same name.
+TEXT_FIELDS = ("text", "reasoning")
+
 #: Event types that end a stream; exactly one of them is the last event of a finished stream.
 TERMINAL_TYPES = frozenset({"finish", "error", "cancelled", "interrupted"})
 

@@ -18,10 +18,9 @@ from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from .document import Document
-from .events import is_terminal, validate_event
+from .events import TEXT_FIELDS, is_terminal, validate_event
 from .providers.base import ChatRequest, Provider
 from .store import Store, StoreError, default_store
-from .store_rows import TEXT_FIELDS
 from .tools import Tool, ToolArgumentError, toolbox
 
 

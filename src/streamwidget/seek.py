@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .document import Document
-from .events import Event
+from .events import TEXT_FIELDS, Event
 
 #: Events between two checkpoints: a seek folds at most this many events.
 CHECKPOINT_EVERY = 128
 #: A wait between two events longer than this (seconds) is a stall.
 STALL_THRESHOLD = 0.5
-_TEXT_FIELDS = ("text", "reasoning")
 
 
 def _utf16_len(text: str) -> int:
@@ -95,7 +94,7 @@ class SeekIndex:
             self.text_end.append(state.text_length)
             self.reasoning_end.append(state.reasoning_length)
             # Only a text or reasoning event can grow a field, by exactly its own piece.
-            grown16 = _utf16_len(event["text"]) if event.get("type") in _TEXT_FIELDS else 0
+            grown16 = _utf16_len(event["text"]) if event.get("type") in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
             self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
             self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
@@ -263,7 +262,7 @@ def timing(
 
 def histogram(events: Sequence[Event], span: float, bins: int = 240) -> dict[str, list[int]]:
     """Token arrivals per time bin over ``[0, span]``: ``{"text": [...], "reasoning": [...]}``."""
-    counts = {name: [0] * bins for name in _TEXT_FIELDS}
+    counts = {name: [0] * bins for name in TEXT_FIELDS}
     width = span / bins if span > 0 else 1.0
     for event in events:
         kind = event.get("type")

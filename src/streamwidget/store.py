@@ -36,7 +36,7 @@ import duckdb
 
 from . import owner
 from .document import Document
-from .events import TERMINAL_TYPES, Event, validate_event
+from .events import TERMINAL_TYPES, TEXT_FIELDS, Event, validate_event
 from .lease import Lease, LeaseTimeout
 from .recording import Recording
 from .schema import SCHEMA_SQL, STREAM_COLUMNS
@@ -44,7 +44,6 @@ from .store_conversations import ConversationsMixin
 from .store_import import ImportMixin
 from .store_rows import (
     _SURROGATE,
-    TEXT_FIELDS,
     _document_from_row,
     _first,
     _insert_events,

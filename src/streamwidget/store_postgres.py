@@ -37,6 +37,8 @@ from typing import Any
 import duckdb
 import psycopg
 from psycopg import conninfo
+from psycopg.abc import Buffer
+from psycopg.types.string import StrDumper
 
 from . import owner
 from .document import Document
@@ -125,7 +127,7 @@ class PostgresStore(DuckDBReads, Store):
         if "user" not in conninfo.conninfo_to_dict(self.dsn) and not os.environ.get("PGUSER"):
             extra["user"] = default_user()
         try:
-            return psycopg.connect(
+            conn = psycopg.connect(
                 self.dsn,
                 autocommit=True,
                 connect_timeout=int(max(1, self.lock_timeout)),
@@ -134,6 +136,8 @@ class PostgresStore(DuckDBReads, Store):
             )
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to the store {self.path}: {exc}") from None
+        conn.adapters.register_dumper(str, _NulFreeStrDumper)
+        return conn
 
     def _open(self) -> None:
         self._lease = _NoLease()
@@ -197,7 +201,7 @@ class PostgresStore(DuckDBReads, Store):
                     " reasoning = reasoning || %s, tool_calls = %s, error = %s, usage = %s,"
                     " finish_reason = %s, first_token_t = %s, last_t = %s, version = %s,"
                     " updated_at = now() WHERE id = %s",
-                    [_storable(update[:10] + update[-1:]) for update in updates],
+                    [update[:10] + update[-1:] for update in updates],
                 )
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(
@@ -207,7 +211,6 @@ class PostgresStore(DuckDBReads, Store):
 
     def _write_import(self, recording: Recording, stream_id: str) -> None:
         conversation, row, columns = import_rows(recording, stream_id, self._owner)
-        row = _storable(row)
         header = recording.header
         row[-2] = _timestamp(row[-2])
         with self._lock, self._db().transaction(), self._conn.cursor() as cur:
@@ -459,7 +462,9 @@ def _timestamp(value: object) -> dt.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def _storable(values: list[Any]) -> list[Any]:
-    """PostgreSQL text cannot hold NUL: the document's columns get U+FFFD instead (the event
-    log keeps the exact text, JSON-escaped, so a replay or an export is still exact)."""
-    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in values]
+class _NulFreeStrDumper(StrDumper):
+    """PostgreSQL text cannot hold NUL: every string sent gets U+FFFD instead. Event payloads
+    are JSON, where NUL is escaped, so the event log stays exact (replays, exports)."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)

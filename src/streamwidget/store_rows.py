@@ -76,8 +76,6 @@ def _document_from_row(row: dict[str, Any]) -> Document:
     )
 
 
-TEXT_FIELDS = ("text", "reasoning")
-
 #: A lone UTF-16 surrogate (half of an emoji split across chunks): UTF-8 cannot hold it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -26,12 +26,12 @@ import anywidget
 import traitlets
 
 from ..document import Document
+from ..events import TEXT_FIELDS
 from ..manager import StreamHandle
 from ..store import Change, Store, default_store
 from . import static
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-TEXT_FIELDS = ("text", "reasoning")
 
 _NOT_BUILT = """export default { render({ el }) {
   el.textContent = "streamwidget: the front end is not built (%s is missing). "
@@ -99,7 +99,6 @@ class StreamView(anywidget.AnyWidget):
         self.static_fallback = static_fallback
         #: Set by the first message from a front end; from then on the end is quiet.
         self._front_end_seen = False
-        self._quiet_text = False
         # pieces joined once per frame (str += per token would copy the pending text each time)
         self._pending: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
         self._state_dirty = False
@@ -189,21 +188,18 @@ class StreamView(anywidget.AnyWidget):
             self._timer.cancel()
         self._state_dirty = False  # the state goes below, in one message with the full text
         self._send_frame()
-        # A front end that has spoken built the text from the deltas: set it here only.
-        self._quiet_text = self._front_end_seen
-        try:
-            with self.hold_sync():
-                self.text = document.text
-                self.reasoning = document.reasoning
-                self._sync_state(document)
-        finally:
-            self._quiet_text = False
+        with self.hold_sync():
+            self.text = document.text
+            self.reasoning = document.reasoning
+            self._sync_state(document)
         self._unsubscribe()
         if self.static_fallback:
             self._update_displays()
 
     def _should_send_property(self, key: str, value: Any) -> bool:
-        if getattr(self, "_quiet_text", False) and key in TEXT_FIELDS:
+        # A front end that has spoken built the text from the deltas: it is set here only.
+        # (Set once, at the end; a front end that connects later gets it with the full state.)
+        if key in TEXT_FIELDS and getattr(self, "_front_end_seen", False):
             return False
         return super()._should_send_property(key, value)
 
