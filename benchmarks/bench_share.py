@@ -69,7 +69,7 @@ def streamer(path: str, rate: float, out: str) -> None:
     store.subscribe(sid, lambda change: change.committed and commits.append(now()))
     store.flush()
     # Instrument this process's lease: when it lets go of the file and when it has it again.
-    lease = store._lease
+    lease = store._backend.lease
     releases: list[tuple[float, float]] = []
     opens: list[tuple[float, float]] = []
     real_release, real_open = lease.release, lease._open
@@ -152,9 +152,9 @@ def visitor(path: str, out: str) -> None:
         if command == "stop":
             break
         if command == "cold":
-            with store._lock:
-                store._lease.release()
-        held = store._lease.held
+            with store._backend._lock:
+                store._backend.lease.release()
+        held = store._backend.lease.held
         started = now()
         for _ in range(BATCH):
             store.append(sid, text("b", n))
@@ -187,7 +187,7 @@ def writer(path: str, names: list[str], m: int, out: str) -> None:
         "streams": dict(zip(names, ids)),
         "done": done,
         "commits": store.commits - commits0,
-        "acquisitions": store._lease.acquisitions,
+        "acquisitions": store._backend.lease.acquisitions,
     }
     store.close()
     Path(out).write_text(json.dumps(result))

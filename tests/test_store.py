@@ -18,8 +18,8 @@ def text_event(t, text):
     return {"t": t, "type": "text", "text": text}
 
 
-def test_memory_store_folds_events_into_one_document():
-    with Store(":memory:") as store:
+def test_memory_store_folds_events_into_one_document(new_store):
+    with new_store() as store:
         sid = store.create_stream(provider="openai", model="m")
         assert store.get(sid).status == "pending"
         store.append(sid, text_event(0.1, "Hel"))
@@ -31,8 +31,8 @@ def test_memory_store_folds_events_into_one_document():
         assert [e["type"] for e in store.events(sid)] == ["text", "text", "finish"]
 
 
-def test_the_writer_commits_in_batches_without_being_asked(tmp_path):
-    store = Store(tmp_path / "s.duckdb", batch_size=50, batch_interval=0.05)
+def test_the_writer_commits_in_batches_without_being_asked(new_store):
+    store = new_store("s", batch_size=50, batch_interval=0.05)
     sid = store.create_stream(provider="p", model="m")
     for i in range(1000):
         store.append(sid, text_event(i / 1000, "x"))
@@ -50,23 +50,22 @@ def test_the_writer_commits_in_batches_without_being_asked(tmp_path):
     store.close()
 
 
-def test_close_flushes_and_a_reopened_store_sees_everything(tmp_path):
-    path = tmp_path / "s.duckdb"
-    store = Store(path, batch_interval=3600)
+def test_close_flushes_and_a_reopened_store_sees_everything(new_store):
+    store = new_store("s", batch_interval=3600)
     sid = store.create_stream(provider="p", model="m", request={"messages": [{"role": "user"}]})
     store.append(sid, text_event(0.1, "abc"))
     store.append(sid, {"t": 0.2, "type": "finish", "reason": "stop"})
     store.close()
     store.close()  # twice is fine
-    with Store(path) as again:
+    with new_store("s") as again:
         assert again.get(sid).text == "abc"
         rec = again.recording(sid)
         assert rec.header["request"] == {"messages": [{"role": "user"}]}
         assert rec.document().content_equal(again.get(sid))
 
 
-def test_subscribers_hear_every_event_then_the_commit():
-    store = Store(":memory:", batch_interval=3600)
+def test_subscribers_hear_every_event_then_the_commit(new_store):
+    store = new_store(batch_interval=3600)
     sid = store.create_stream()
     heard = []
     unsubscribe = store.subscribe(
@@ -79,8 +78,8 @@ def test_subscribers_hear_every_event_then_the_commit():
     assert heard == [("text", False, "a"), (None, True, "a")]
 
 
-def test_follow_gives_the_document_and_changes_from_that_point():
-    store = Store(":memory:")
+def test_follow_gives_the_document_and_changes_from_that_point(new_store):
+    store = new_store()
     sid = store.create_stream()
     store.append(sid, text_event(0.1, "a"))
     seen = []
@@ -89,16 +88,16 @@ def test_follow_gives_the_document_and_changes_from_that_point():
     assert doc.text + "".join(seen) == store.get(sid).text == "ab"
 
 
-def test_sql_access_and_listing():
-    store = Store(":memory:")
+def test_sql_access_and_listing(new_store):
+    store = new_store()
     sid = store.create_stream(provider="p", model="m")
     store.append(sid, text_event(0.1, "hey"))
     assert store.sql("SELECT content FROM streams WHERE id = $1", [sid]).fetchall() == [("hey",)]
     assert store.streams()[0]["id"] == sid
 
 
-def test_conversation_messages_read_assistant_text_from_the_stream():
-    store = Store(":memory:")
+def test_conversation_messages_read_assistant_text_from_the_stream(new_store):
+    store = new_store()
     cid = store.create_conversation("Weather")
     store.add_message(cid, "user", "Hi")
     sid = store.create_stream(conversation_id=cid)
@@ -110,8 +109,8 @@ def test_conversation_messages_read_assistant_text_from_the_stream():
     ]
 
 
-def test_appending_to_a_stream_the_store_does_not_write_is_an_error():
-    store = Store(":memory:")
+def test_appending_to_a_stream_the_store_does_not_write_is_an_error(new_store):
+    store = new_store()
     with pytest.raises(StoreError, match="not being written by this store"):
         store.append("s_nope", text_event(0.1, "a"))
 
@@ -204,8 +203,8 @@ def test_store_file_is_a_real_duckdb_database(tmp_path):
     con.close()
 
 
-def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql():
-    store = Store(":memory:")
+def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql(new_store):
+    store = new_store()
     sid = store.create_stream()
     store.append(sid, {"t": 0.1, "type": "finish", "reason": "stop"})
     store.flush()
@@ -214,13 +213,13 @@ def test_reading_a_finished_stream_leaves_the_cursor_free_for_sql():
     assert store.sql("SELECT 1 AS one").fetchall() == [(1,)]
 
 
-def test_sql_results_with_awkward_column_names():
-    store = Store(":memory:")
+def test_sql_results_with_awkward_column_names(new_store):
+    store = new_store()
     assert store.sql("""SELECT 1 AS "a""b", 'x' AS "c d" """).fetchall() == [(1, "x")]
 
 
-def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads():
-    store = Store(":memory:", batch_interval=3600)
+def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads(new_store):
+    store = new_store(batch_interval=3600)
     a, b = store.create_stream(), store.create_stream()
     store.append(a, text_event(0.1, "a0"))
     store.flush()  # a's next batch starts at seq 1
@@ -240,14 +239,18 @@ def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads()
 
 
 def test_event_rows_that_are_not_consecutive_are_still_written():
-    from streamwidget.schema import SCHEMA_SQL
-    from streamwidget.store_rows import _by_stream, _insert_events
+    from streamwidget.store.duckdb import by_stream, insert_events
+    from streamwidget.store.duckdb_schema import SCHEMA_SQL
+    from streamwidget.store.rows import EventRow
 
-    rows = [("s", 0, 0.1, "text", '{"text": "a"}'), ("s", 2, 0.2, "text", '{"text": "b"}')]
-    assert _by_stream(rows) is None and _by_stream(rows[:1]) == {"s": rows[:1]}
+    rows = [
+        EventRow("s", 0, 0.1, "text", '{"text": "a"}'),
+        EventRow("s", 2, 0.2, "text", '{"text": "b"}'),
+    ]
+    assert by_stream(rows) is None and by_stream(rows[:1]) == {"s": rows[:1]}
     con = duckdb.connect()
     con.execute(SCHEMA_SQL)
-    _insert_events(con, rows)
+    insert_events(con, rows)
     assert con.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall() == [
         (0, '{"text": "a"}'),
         (2, '{"text": "b"}'),
@@ -272,8 +275,8 @@ def test_a_live_stream_is_committed_on_time_after_the_file_was_let_go(tmp_path):
     stream_id = store.create_stream(provider="p", model="m")
     store.append(stream_id, {"type": "text", "text": "a", "t": 0.0})
     store.flush()
-    with store._commit_lock, store._lock:
-        store._lease.release()  # what a hand-off does
+    with store._commit_lock, store._backend._lock:
+        store._backend.lease.release()  # what a hand-off does
     time.sleep(3 * store.batch_interval)  # the writer sees nothing to do
     commits = store.commits
     store.append(stream_id, {"type": "text", "text": "b", "t": 0.1})
@@ -284,10 +287,10 @@ def test_a_live_stream_is_committed_on_time_after_the_file_was_let_go(tmp_path):
     store.close()
 
 
-def test_event_columns_round_trip_exactly_whatever_the_text_and_times(tmp_path):
+def test_event_columns_round_trip_exactly_whatever_the_text_and_times(new_store, backend):
     # a batch's columns are bound as one separated string each: separators, commas, control
     # characters and odd floats in the events must come back exactly
-    store = Store(tmp_path / "s.duckdb")
+    store = new_store("s")
     stream_id = store.create_stream(provider="p", model="m")
     texts = ["a\x1eb", "x,y", "\x00\x1f\n", "é🌧️", '"quoted"', ""]
     times = [1e-05, 0.1 + 0.2, 12345.6789, 7, 1e-300, 3.0]
@@ -298,7 +301,7 @@ def test_event_columns_round_trip_exactly_whatever_the_text_and_times(tmp_path):
     events = store.events(stream_id)
     assert [e["text"] for e in events[:-1]] == texts
     stored = store.get(stream_id).text  # the finished document, read back from its row
-    if type(store).__name__ == "PostgresStore":  # PostgreSQL text cannot hold NUL
+    if backend == "postgres":  # PostgreSQL text cannot hold NUL
         assert stored == "".join(texts).replace("\x00", "\ufffd")
     else:
         assert stored == "".join(texts)

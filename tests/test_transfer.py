@@ -30,18 +30,19 @@ def stream_count(store: Store) -> int:
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "a.duckdb") as store:
+def store(new_store):
+    """A store on each backend (see tests/conftest.py); ``new_store`` makes more of them."""
+    with new_store("a") as store:
         yield store
 
 
-def test_jsonl_store_parquet_store_jsonl_round_trip_is_identical(tmp_path, store):
+def test_jsonl_store_parquet_store_jsonl_round_trip_is_identical(tmp_path, store, new_store):
     originals = sorted(BUNDLED.glob("*.jsonl"))
     first = import_jsonl(originals, store=store)
     assert len(first.imported) == len(originals) and not first.duplicates
     out1 = export_jsonl(tmp_path / "out1", store=store)
     export_parquet(tmp_path / "all.parquet", store=store)
-    with Store(tmp_path / "b.duckdb") as second:
+    with new_store("b") as second:
         assert sorted(import_parquet(tmp_path / "all.parquet", store=second).imported) == sorted(
             first.imported
         )
@@ -73,12 +74,12 @@ def test_importing_the_same_recording_twice_does_not_duplicate_it(tmp_path, stor
     assert stream_count(store) == 1
 
 
-def test_a_live_stream_exported_and_imported_back_is_not_duplicated(tmp_path, store):
+def test_a_live_stream_exported_and_imported_back_is_not_duplicated(tmp_path, store, new_store):
     handle = start(ReplayProvider("hello", speed=0), store=store)
     handle.wait(10)
     [path] = export_jsonl(tmp_path / "live.jsonl", store=store, streams=handle.id)
     assert import_jsonl(path, store=store).duplicates == [handle.id]
-    with Store(tmp_path / "other.duckdb") as other:  # elsewhere it keeps its id
+    with new_store("other") as other:  # elsewhere it keeps its id
         assert import_jsonl(path, store=other).imported == [handle.id]
         assert other.get(handle.id).text == store.get(handle.id).text
 
@@ -164,7 +165,7 @@ def test_redaction_replaces_secrets_in_payloads_and_the_request(tmp_path, store)
     assert scrub.count == 2
 
 
-def test_a_conversation_exports_its_streams_and_comes_back_with_them(tmp_path, store):
+def test_a_conversation_exports_its_streams_and_comes_back_with_them(tmp_path, store, new_store):
     conversation = store.create_conversation("Weather chat")
     ids = []
     for name in ["hello", "weather-tool-error"]:
@@ -179,7 +180,7 @@ def test_a_conversation_exports_its_streams_and_comes_back_with_them(tmp_path, s
         conversation,
         "Weather chat",
     )
-    with Store(tmp_path / "c.duckdb") as other:
+    with new_store("c") as other:
         assert sorted(import_jsonl(tmp_path / "conv", store=other).imported) == sorted(ids)
         assert other.conversation(conversation)["title"] == "Weather chat"
         again = export_jsonl(tmp_path / "conv2", store=other, conversation=conversation)

@@ -33,15 +33,8 @@ def migrate(source: Store, target: Store) -> MigrateResult:
         " ORDER BY conversation_id, seq"
     ).fetchall()
     streams = source.sql("SELECT id, status FROM streams ORDER BY created_at, id").fetchall()
-    with target._lock:
-        cur = target._cursor()
-        for row in conversations:
-            cur.execute(
-                "INSERT INTO conversations (id, title, created_at, meta) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                list(row),
-            )
-            result.conversations += 1
+    target.copy_conversations(conversations)
+    result.conversations += len(conversations)
     renamed: dict[str, str] = {}
     for stream_id, status in streams:
         if status in ("pending", "streaming"):
@@ -50,21 +43,6 @@ def migrate(source: Store, target: Store) -> MigrateResult:
         copied = target.import_recording(stream_recording(source, stream_id, redact=False))
         renamed[stream_id] = copied
         result.streams.append(copied)
-    with target._lock:
-        cur = target._cursor()
-        for message_id, conversation, seq, role, content, stream_id, created_at in messages:
-            cur.execute(
-                "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    message_id,
-                    conversation,
-                    seq,
-                    role,
-                    content,
-                    renamed.get(stream_id, stream_id),
-                    created_at,
-                ],
-            )
-            result.messages += 1
+    target.copy_messages([(*row[:5], renamed.get(row[5], row[5]), row[6]) for row in messages])
+    result.messages += len(messages)
     return result

@@ -317,11 +317,11 @@ async def test_remote_changes_reach_a_view_on_its_own_event_loop(pg_dsn, comms):
 
 
 def test_the_environment_can_name_a_postgres_store(pg_dsn, monkeypatch):
-    from streamwidget.store_postgres import PostgresStore, default_user
+    from streamwidget.store.postgres import PostgresBackend, default_user
 
     monkeypatch.setenv("STREAMWIDGET_STORE", pg_dsn)
     with Store() as store:
-        assert isinstance(store, PostgresStore)
+        assert isinstance(store._backend, PostgresBackend)
         assert "streamwidget:***@" in repr(store)  # the password is never shown
     monkeypatch.setenv("JUPYTERHUB_USER", "hubuser")
     assert default_user() == "hubuser"
@@ -337,7 +337,7 @@ def test_a_follower_survives_a_lost_listener_connection(pg_dsn, pg_server):
             seen = []
             doc, _ = store.follow(sid, lambda c: seen.append(c.event))
             with psycopg.connect(pg_server, autocommit=True) as admin:
-                pid = store._listen_conn.info.backend_pid
+                pid = store._backend._follower._listen_conn.info.backend_pid
                 admin.execute("SELECT pg_terminate_backend(%s)", [pid])
             proc.stdin.write("go\n")
             proc.stdin.flush()
@@ -360,7 +360,9 @@ def test_a_dropped_connection_loses_no_event(pg_dsn, pg_server):
         store.append(sid, text(0.1, "a"))
         store.flush()
         with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [store._conn.info.backend_pid])
+            admin.execute(
+                "SELECT pg_terminate_backend(%s)", [store._backend._conn.info.backend_pid]
+            )
         store.append(sid, text(0.2, "b"))
         store.append(sid, {"t": 0.3, "type": "finish", "reason": "stop"})
         for _ in range(5):

@@ -1,6 +1,6 @@
 """The PostgreSQL store's tables and row-level security.
 
-Same tables as the DuckDB store (:mod:`streamwidget.schema`), JSON kept as text so a row reads
+Same tables as the DuckDB store (:mod:`.duckdb_schema`), JSON kept as text so a row reads
 back exactly as written, plus:
 
 - an ``owner`` column on every table, ``DEFAULT current_user``: the database role that wrote

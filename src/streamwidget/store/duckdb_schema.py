@@ -1,4 +1,5 @@
-"""The store's tables. One row per reply in ``streams``; the append-only log in ``events``."""
+"""The DuckDB store's tables (the one definition). One row per reply in ``streams``; the
+append-only log in ``events``. The PostgreSQL dialect is in :mod:`.postgres_schema`."""
 
 SCHEMA_VERSION = 1
 
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS streams (
     owner_host VARCHAR,
     owner_started DOUBLE,            -- the owner's start time: tells it from a reused PID
     created_at TIMESTAMPTZ DEFAULT now(),
-    updated_at TIMESTAMPTZ DEFAULT now()
+    updated_at TIMESTAMPTZ DEFAULT now(),
+    recording_sha256 VARCHAR         -- an imported recording's content hash (no duplicates)
 );
 CREATE TABLE IF NOT EXISTS events (
     stream_id VARCHAR NOT NULL,
@@ -52,19 +54,5 @@ CREATE TABLE IF NOT EXISTS store_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 """
 
-#: The ``streams`` columns a document is read from, in order.
-STREAM_COLUMNS = (
-    "id",
-    "status",
-    "content",
-    "reasoning",
-    "tool_calls",
-    "error",
-    "usage",
-    "finish_reason",
-    "model",
-    "provider",
-    "version",
-    "first_token_t",
-    "last_t",
-)
+#: Files written before ``recording_sha256`` was part of the schema get it when opened.
+UPGRADE_SQL = "ALTER TABLE streams ADD COLUMN IF NOT EXISTS recording_sha256 VARCHAR;"

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .document import Document
-from .events import Event
+from ..document import Document
+from ..events import Event
 
 ENV_VAR = "STREAMWIDGET_STORE"
 
@@ -77,7 +77,7 @@ def default_path() -> Path:
     return base / "streamwidget" / "store.duckdb"
 
 
-def _check_folder(path: str) -> None:
+def check_folder(path: str) -> None:
     parent = Path(path).parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
