@@ -241,11 +241,10 @@ def test_interleaved_streams_in_one_batch_keep_their_own_seq_and_json_payloads(n
 def test_event_rows_that_are_not_consecutive_are_still_written():
     from streamwidget.store.duckdb import by_stream, insert_events
     from streamwidget.store.duckdb_schema import SCHEMA_SQL
-    from streamwidget.store.rows import EventRow
 
     rows = [
-        EventRow("s", 0, 0.1, "text", '{"text": "a"}'),
-        EventRow("s", 2, 0.2, "text", '{"text": "b"}'),
+        ("s", 0, 0.1, "text", '{"text": "a"}'),
+        ("s", 2, 0.2, "text", '{"text": "b"}'),
     ]
     assert by_stream(rows) is None and by_stream(rows[:1]) == {"s": rows[:1]}
     con = duckdb.connect()

@@ -1,5 +1,6 @@
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -123,14 +124,20 @@ def test_state_is_json_serializable_for_saved_notebooks(comms):
         10
     )
     view = StreamView(doc.stream_id, store=store)
-    json.dumps(view.get_state())
+    state = view.get_state()
+    saved = json.loads(json.dumps(state))  # what a saved notebook holds, read back
+    assert saved["status"] == doc.status and saved["text"] == doc.text
+    assert saved["error"] == doc.error
+    assert [c["name"] for c in saved["tool_calls"]] == [c.name for c in doc.tool_calls] != []
 
 
 async def test_the_first_token_switches_the_status_to_streaming_in_the_next_frame(comms):
     store = Store(":memory:")
     handle = start(ReplayProvider(token_recording(40, gap=0.01), speed=1.0), store=store)
     view = StreamView(handle, frame_interval=0.02)
+    deadline = time.monotonic() + 10
     while "tok tok " not in store.get(handle.id).text:
+        assert time.monotonic() < deadline, "the replay never produced two tokens"
         await asyncio.sleep(0.005)
     await asyncio.sleep(0.05)
     assert view.status == "streaming"

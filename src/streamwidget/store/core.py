@@ -13,31 +13,26 @@ from __future__ import annotations
 
 import atexit
 import copy
-import json
 import os
 import threading
 import time
 import weakref
-from contextlib import AbstractContextManager
 from typing import Any
-
-import duckdb
 
 from ..document import Document
 from ..events import TERMINAL_TYPES, TEXT_FIELDS, Event, validate_event
-from ..recording import Recording
-from . import owner, sql
+from . import owner
 from .backend import Backend, Unsubscribe
 from .backends import open_backend
 from .conversations import ConversationsMixin
 from .imports import ImportMixin
 from .lease import LeaseTimeout
+from .reads import ReadsMixin
 from .rows import (
     SURROGATE,
     DocumentUpdate,
     EventRow,
     NewStream,
-    document_from_row,
     document_update,
     new_id,
     payload_json,
@@ -59,7 +54,7 @@ class _Live:
         self.committed_reasoning = document.reasoning_length
 
 
-class Store(ConversationsMixin, ImportMixin):
+class Store(ReadsMixin, ConversationsMixin, ImportMixin):
     """A store of streams. ``Store()`` opens the default file; ``Store("x.duckdb")``,
     ``Store(":memory:")`` and ``Store("postgresql://...")`` pick their backend.
 
@@ -167,7 +162,7 @@ class Store(ConversationsMixin, ImportMixin):
                 )
             live.document.apply(event)
             t = float(event.get("t", 0.0))  # an int t too: a batch column has one type
-            self._pending.append(EventRow(stream_id, live.next_seq, t, str(kind), payload))
+            self._pending.append((stream_id, live.next_seq, t, kind, payload))
             live.next_seq += 1
             self._dirty.add(stream_id)
             document = live.document
@@ -258,85 +253,6 @@ class Store(ConversationsMixin, ImportMixin):
             except StoreError:
                 continue  # closed meanwhile
 
-    # -- reading ----------------------------------------------------------------------
-
-    def get(self, stream_id: str) -> Document:
-        """The document of a stream: live (with uncommitted changes) or as stored."""
-        with self._state:
-            live = self._live.get(stream_id)
-            if live is not None:
-                return copy.deepcopy(live.document)
-        rows = self._backend.rows(sql.DOCUMENT, [stream_id])
-        if not rows:
-            raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
-        return document_from_row(rows[0])
-
-    def events(self, stream_id: str) -> list[Event]:
-        """Every event of a stream, in order, including queued ones."""
-        self.flush()
-        rows = self._backend.rows(sql.EVENTS, [stream_id])
-        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
-
-    def recording(self, stream_id: str) -> Recording:
-        """A stream as a :class:`Recording`, ready to save, replay or compare."""
-        self.flush()
-        rows = self._backend.rows(sql.RECORDING_HEADER, [stream_id])
-        if not rows:
-            raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
-        provider, model, request, header, created_at = rows[0]
-        extra = {
-            k: v
-            for k, v in json.loads(header or "{}").items()
-            if k not in ("streamwidget", "version", "provider", "model", "request")
-        }
-        extra.setdefault("created_at", created_at.isoformat())
-        extra["stream_id"] = stream_id
-        rec = Recording.new(
-            provider=provider or "",
-            model=model or "",
-            request=json.loads(request or "{}"),
-            events=self.events(stream_id),
-            **extra,
-        )
-        rec.source = f"store:{stream_id}"
-        return rec
-
-    def streams(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest streams: id, status, model, provider, created_at, length of the text."""
-        return self._dicts(sql.STREAMS, [limit])
-
-    def sql(
-        self, query: str, params: list[Any] | dict[str, Any] | None = None
-    ) -> duckdb.DuckDBPyRelation | None:
-        """Run DuckDB SQL against the store (tables: conversations, messages, streams, events).
-
-        Returns the result as a relation held in memory, so it stays usable after the store
-        lets a DuckDB file go to another kernel. On PostgreSQL the query runs over an in-memory
-        copy of the rows this role can see. For the database's own cursor, use
-        ``with store.cursor() as cur: ...``.
-        """
-        self.flush()
-        return self._backend.sql(query, params)
-
-    def cursor(self) -> AbstractContextManager[Any]:
-        """``with store.cursor() as cur:`` — the database's own API, the store held meanwhile
-        (DuckDB's cursor, or a psycopg cursor with ``%s`` placeholders)."""
-        self.flush()
-        return self._backend.cursor()
-
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB cursor on the store. On a DuckDB file it stops working when the store
-        lets the file go (after an idle second, or when another kernel asks for it): prefer
-        :meth:`sql` or :meth:`cursor`. On PostgreSQL it is the in-memory copy's."""
-        self.flush()
-        return self._backend.connection()
-
-    def _dicts(self, query: str, params: list[Any]) -> list[dict[str, Any]]:
-        self.flush()
-        names, rows = self._backend.columns_and_rows(query, params)
-        return [dict(zip(names, row)) for row in rows]
-
     def share(self, object_id: str, grantee: str) -> None:
         """Let the database role ``grantee`` see (and follow) a stream or a conversation of
         yours (PostgreSQL; a conversation shares its messages and its streams)."""
@@ -425,7 +341,7 @@ def _interrupted(document: Document, next_seq: int) -> tuple[EventRow, DocumentU
     document.version = next_seq
     event: Event = {"t": document.last_t or 0.0, "type": "interrupted"}
     document.apply(event)
-    row = EventRow(document.stream_id, next_seq, event["t"], "interrupted", "{}")
+    row: EventRow = (document.stream_id, next_seq, event["t"], "interrupted", "{}")
     return row, document_update(document, committed_text, committed_reasoning)
 
 

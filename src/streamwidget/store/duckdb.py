@@ -264,10 +264,10 @@ def insert_events(cur: duckdb.DuckDBPyConnection, rows: Sequence[EventRow]) -> N
             " FROM (SELECT string_split($5, $6) AS p)",
             [
                 stream_id,
-                group[0].seq,
-                ",".join([repr(r.t) for r in group]),
-                _SEP.join([r.type for r in group]),
-                _SEP.join([r.payload for r in group]),
+                group[0][1],  # EventRow: (stream_id, seq, t, type, payload)
+                ",".join([repr(r[2]) for r in group]),
+                _SEP.join([r[3] for r in group]),
+                _SEP.join([r[4] for r in group]),
                 _SEP,
             ],
         )
@@ -283,10 +283,10 @@ def by_stream(rows: Sequence[EventRow]) -> dict[str, list[EventRow]] | None:
     lock, and a batch that failed is put back before the rows queued since."""
     groups: dict[str, list[EventRow]] = {}
     for row in rows:
-        group = groups.get(row.stream_id)
+        group = groups.get(row[0])  # EventRow: (stream_id, seq, t, type, payload)
         if group is None:
-            groups[row.stream_id] = [row]
-        elif group[-1].seq + 1 == row.seq:
+            groups[row[0]] = [row]
+        elif group[-1][1] + 1 == row[1]:
             group.append(row)
         else:
             return None
