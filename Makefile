@@ -39,7 +39,7 @@ OPEN_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),,--no-browser)
 help:
 	@echo "make demo    - set up .venv and open $(NOTEBOOK) in JupyterLab (HOST=$(HOST) PORT=$(PORT))"
 	@echo "make test    - set up .venv + chromium, then ruff, npm test, pytest (PYTEST_ARGS=...)"
-	@echo "make lint    - ruff check + ruff format --check;  make format - apply ruff format"
+	@echo "make lint    - ruff, import-linter layers, mypy;  make format - apply ruff format"
 	@echo "make bench   - run benchmarks/ (not tests): one table, docs/benchmarks.md (BENCH_ARGS=--quick)"
 	@echo "make clean   - remove .venv, js/node_modules and the built front end"
 
@@ -99,10 +99,14 @@ demo: $(VENV)/.streamwidget-demo.stamp $(STATIC_JS) $(LAB_OVERRIDES)
 
 # --- checks ------------------------------------------------------------------------------
 
+# ruff; the import layering contract (import-linter, [tool.importlinter] in pyproject.toml);
+# mypy ([tool.mypy]: strict on the store package, checked everywhere in src/).
 lint: $(VENV)/.streamwidget-test.stamp
 	rc=0; \
 	$(VENV)/bin/ruff check $(LINT_PATHS) || rc=1; \
 	$(VENV)/bin/ruff format --check $(LINT_PATHS) || rc=1; \
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache || rc=1; \
+	$(VENV)/bin/mypy --config-file pyproject.toml || rc=1; \
 	exit $$rc
 
 format: $(VENV)/.streamwidget-test.stamp

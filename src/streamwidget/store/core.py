@@ -26,7 +26,6 @@ from .backend import Backend, Unsubscribe
 from .backends import open_backend
 from .conversations import ConversationsMixin
 from .imports import ImportMixin
-from .lease import LeaseTimeout
 from .reads import ReadsMixin
 from .rows import (
     SURROGATE,
@@ -218,17 +217,10 @@ class Store(ReadsMixin, ConversationsMixin, ImportMixin):
         return changes
 
     def _write_failed(self, exc: Exception) -> StoreError:
-        if isinstance(exc, StoreLockedError):
-            return exc
-        if isinstance(exc, LeaseTimeout):
-            return StoreLockedError(
-                f"{exc}. The events are kept in memory and written when it lets go; "
-                "close that kernel or give it more time."
-            )
-        return StoreError(
-            f"could not write to the store {self.path}: {exc}. The events are kept in "
-            "memory and retried."
-        )
+        kept = "The events are kept in memory and retried"
+        if isinstance(exc, StoreLockedError):  # another process holds the file
+            return StoreLockedError(f"{exc} {kept} when it lets go.")
+        return StoreError(f"could not write to the store {self.path}: {exc}. {kept}.")
 
     def _write_loop(self) -> None:
         """The writer thread: commit on time; let the database go when idle or wanted."""
