@@ -232,3 +232,24 @@ def test_open_recording_accepts_every_kind_of_source(tmp_path, store):
         open_recording("nothing-like-this", store)
     with pytest.raises(TypeError):
         open_recording(42, store)
+
+
+def test_one_resolver_names_files_bundled_recordings_stream_ids_and_prefixes(tmp_path, store):
+    from streamwidget.transfer import open_recording, resolve_stream_id
+
+    hello = Recording.bundled("hello")
+    saved = hello.save(tmp_path / "mine.jsonl")
+    assert Recording.lookup(saved).events == hello.events  # a file
+    assert Recording.lookup("hello.jsonl").events == hello.events  # a bundled name
+    assert Recording.lookup("s_not_a_name") is None  # maybe a stream id: not for it to say
+    a = store.import_recording(hello, stream_id="s_abc1")
+    b = store.import_recording(Recording.bundled("markdown-tour"), stream_id="s_abd2")
+    assert resolve_stream_id(store, "s_abc") == a and resolve_stream_id(store, b) == b
+    with pytest.raises(TransferError, match="matches several streams: s_abc1, s_abd2"):
+        resolve_stream_id(store, "s_ab")
+    with pytest.raises(TransferError, match="no stream 's_x'"):
+        resolve_stream_id(store, "s_x")
+    assert open_recording("s_abd", store, prefix=True).header["stream_id"] == b
+    with pytest.raises(TransferError, match="is not a file, a bundled recording"):
+        open_recording("s_abd", store)  # a prefix only when asked for
+    assert open_recording("hello", store).events == hello.events

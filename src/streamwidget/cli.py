@@ -115,28 +115,13 @@ def _open_store(args: argparse.Namespace) -> Iterator[Any]:
 
 def _resolve_id(store: Any, text: str) -> str:
     """A stream id from a unique prefix of it."""
-    rows = store.sql(
-        "SELECT id FROM streams WHERE starts_with(id, $1) ORDER BY id LIMIT 6", [text]
-    ).fetchall()
-    ids = [row[0] for row in rows]
-    if text in ids:
-        return text
-    if len(ids) == 1:
-        return ids[0]
-    if not ids:
-        raise CommandError(f"no stream {text!r} in the store {store.path} (see `{PROG} ls`)")
-    raise CommandError(f"{text!r} matches several streams: {', '.join(ids)}")
+    from .transfer import TransferError, resolve_stream_id
 
-
-def _recording(store: Any, source: str) -> Any:
-    """A recording from a file, a bundled name or a stream id (prefix) in the store."""
-    from .recording import Recording, bundled_names
-
-    if Path(source).is_file():
-        return Recording.load(source)
-    if source.removesuffix(".jsonl") in bundled_names():
-        return Recording.bundled(source)
-    return store.recording(_resolve_id(store, source))
+    try:
+        return resolve_stream_id(store, text)
+    except TransferError as exc:
+        hint = f" (see `{PROG} ls`)" if str(exc).startswith("no stream") else ""
+        raise CommandError(f"{exc}{hint}") from None
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -259,16 +244,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .recording import Recording, bundled_names
+    from .recording import Recording
 
     if args.speed < 0:
         raise CommandError("--speed must be >= 0 (0: as fast as possible)")
-    source = args.source
-    if Path(source).is_file() or source.removesuffix(".jsonl") in bundled_names():
-        recording = Recording.find(source)
-    else:
+    recording = Recording.lookup(args.source)
+    if recording is None:  # a stream id (or a unique prefix) in the store
         with _open_store(args) as store:
-            recording = _recording(store, source)
+            recording = store.recording(_resolve_id(store, args.source))
     out = sys.stdout
     color = out.isatty() and not os.environ.get("NO_COLOR")
     dim, reset = ("\033[2m", "\033[0m") if color else ("", "")

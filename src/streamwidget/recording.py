@@ -149,10 +149,24 @@ class Recording:
     @classmethod
     def find(cls, name_or_path: str | os.PathLike[str], *, strict: bool = True) -> Recording:
         """A path to a ``.jsonl`` file, or the name of a bundled recording."""
+        found = cls.lookup(name_or_path, strict=strict)
+        return found if found is not None else cls.bundled(os.fspath(name_or_path))
+
+    @classmethod
+    def lookup(
+        cls, name_or_path: str | os.PathLike[str], *, strict: bool = True
+    ) -> Recording | None:
+        """The recording a name means without a store: a ``.jsonl`` file at that path, else a
+        bundled recording of that name; ``None`` if it is neither (it may be a stream id).
+        The one place a recording's name is resolved; :func:`streamwidget.transfer.
+        open_recording` adds handles and stream ids."""
         path = Path(name_or_path)
         if (path.suffix == ".jsonl" and path.exists()) or path.is_file():
             return cls.load(path, strict=strict)
-        return cls.bundled(os.fspath(name_or_path))
+        name = os.fspath(name_or_path)
+        if name.removesuffix(".jsonl") in bundled_names():
+            return cls.bundled(name)
+        return None
 
     # -- output -----------------------------------------------------------------------
 

@@ -164,9 +164,10 @@ def redactor(redact: Redact) -> Redactor | None:
 # -- reading sources --------------------------------------------------------------------------
 
 
-def open_recording(source: Any, store: Store | None = None) -> Recording:
+def open_recording(source: Any, store: Store | None = None, *, prefix: bool = False) -> Recording:
     """A :class:`Recording` from a Recording, a stream handle or view (``.id``/``.store``), a
-    ``.jsonl`` path, a bundled recording's name, or a stream id in ``store`` (default store)."""
+    ``.jsonl`` path, a bundled recording's name, or a stream id in ``store`` (default store;
+    with ``prefix``, a unique prefix of one: see :func:`resolve_stream_id`)."""
     if isinstance(source, Recording):
         return source
     # a StreamHandle (.id) or a StreamView (.stream_id), with the store it lives in
@@ -179,24 +180,37 @@ def open_recording(source: Any, store: Store | None = None) -> Recording:
             "expected a Recording, a stream handle, a .jsonl path, a bundled recording name or "
             f"a stream id; got {type(source).__name__}"
         )
-    path = Path(source)
-    if path.is_file():
-        return Recording.load(path)
-    from .recording import bundled_names
-
-    name = os.fspath(source)
-    if name.removesuffix(".jsonl") in bundled_names():
-        return Recording.bundled(name)
+    found = Recording.lookup(source)
+    if found is not None:
+        return found
     from .store import default_store
 
+    name = os.fspath(source)
     store = store if store is not None else default_store()
     try:
-        return store.recording(name)
+        return store.recording(resolve_stream_id(store, name) if prefix else name)
     except KeyError:
+        from .recording import bundled_names
+
         raise TransferError(
             f"{name!r} is not a file, a bundled recording ({', '.join(bundled_names())}) or a "
             f"stream in the store {store.path}"
         ) from None
+
+
+def resolve_stream_id(store: Store, text: str) -> str:
+    """The id of the stream ``text`` names: its id, or a unique prefix of it."""
+    rows = store.sql(
+        "SELECT id FROM streams WHERE starts_with(id, $1) ORDER BY id LIMIT 6", [text]
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    if text in ids:
+        return text
+    if len(ids) == 1:
+        return str(ids[0])
+    if not ids:
+        raise TransferError(f"no stream {text!r} in the store {store.path}")
+    raise TransferError(f"{text!r} matches several streams: {', '.join(ids)}")
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -210,7 +224,12 @@ def select_streams(
         streams = [streams]
     if streams is not None:
         ids = list(streams)
-        known = {row[0] for row in store.sql("SELECT id FROM streams").fetchall()}
+        known = {  # only the ids asked for, not every id in the store
+            row[0]
+            for row in store.sql(
+                "SELECT id FROM streams WHERE id IN (SELECT unnest($1::VARCHAR[]))", [ids]
+            ).fetchall()
+        }
         missing = [sid for sid in ids if sid not in known]
         if missing:
             raise TransferError(f"no stream(s) {', '.join(missing)} in the store {store.path}")
