@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from streamwidget.providers import errors, http
+from streamwidget.providers import errors, http, secrets
 from streamwidget.providers.base import ChatRequest
 from streamwidget.providers.openai import OpenAIProvider
 
@@ -536,10 +536,10 @@ def test_secrets_never_leave_the_provider() -> None:
 
 
 def test_safe_url() -> None:
-    assert errors.safe_url("https://user:pw@host/v1?key=abc&api-version=2") == (
+    assert secrets.safe_url("https://user:pw@host/v1?key=abc&api-version=2") == (
         "https://host/v1?api-version=2"
     )
-    assert errors.safe_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
+    assert secrets.safe_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
 
 
 def test_a_base_url_with_a_query_keeps_it_after_the_path() -> None:

@@ -15,17 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..events import Event
-from .base import ChatRequest
-from .errors import (
-    SHAPE_ERRORS,
-    WireFailure,
-    error_text,
-    kind_for_code,
-    resolve_key,
-    tool_call_end,
-    unexpected,
-)
+from .base import ChatRequest, tool_call_end
+from .errors import SHAPE_ERRORS, WireFailure, error_text, kind_for_code, unexpected
 from .http import HTTPProvider, WireStream
+from .secrets import resolve_key
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"

@@ -8,6 +8,7 @@ stops, the manager ends the stream as an ``error`` of kind ``incomplete``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -44,3 +45,23 @@ class Provider(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Yield normalized events (without ``t``) for one reply."""
         ...
+
+
+# -- shared by the wire parsers ---------------------------------------------------------------
+
+
+def tool_call_end(call_id: str, name: str, args_text: str) -> Event:
+    """``tool_call_end`` with the parsed arguments, or an ``error`` if they are not a JSON
+    object (kind ``server``: the model produced them; the text so far is kept)."""
+    try:
+        arguments = json.loads(args_text) if args_text.strip() else {}
+    except ValueError as exc:
+        arguments = exc
+    if not isinstance(arguments, dict):
+        return {
+            "type": "error",
+            "kind": "server",
+            "message": f"the model sent arguments for tool {name!r} ({call_id}) that are not "
+            f"a JSON object: {args_text[:200]!r}",
+        }
+    return {"type": "tool_call_end", "id": call_id, "arguments": arguments}

@@ -1,4 +1,4 @@
-"""Failures and secrets, shared by the live providers.
+"""Failures, shared by the live providers.
 
 Failures never escape a provider's ``stream()``; each becomes one final ``error`` event.
 Inside the HTTP layer they travel as exceptions of this tree::
@@ -15,31 +15,17 @@ Inside the HTTP layer they travel as exceptions of this tree::
 :data:`RETRY_STATUSES` and :func:`retry_after` say which failed responses are worth another
 try, and when.
 
-Secrets: keys live only in request headers. :func:`redact` scrubs them (and anything shaped
-like a key) from messages and recorded wire text; :func:`strip_secrets` and :func:`safe_url`
-make a request description fit for the recording header.
+Secrets (keys, redaction, the scrubber of streamed text) are in :mod:`.secrets`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
-import os
-import re
 import time
 from typing import Any
 
 import httpx
-
-from ..events import Event
-
-#: Names (of options, headers, query parameters) whose values are secrets: the name is, or
-#: ends in a segment that is, one of these words ("x-api-key", "auth_token"; not "max_tokens").
-SECRET_NAME = re.compile(
-    r"(?i)(^|[_\-.])(api_?key|key|token|secret|password|passwd|authorization|auth|cookie"
-    r"|credentials?|session)$"
-)
-_KEY_LIKE = re.compile(r"\b(sk|sk-ant|sk-proj|rk)-[A-Za-z0-9_\-*.]{16,}")
 
 
 class MissingAPIKeyError(RuntimeError):
@@ -124,37 +110,6 @@ def kind_for_code(code: Any) -> str:
     return "server"
 
 
-def resolve_key(api_key: str | None, env: str | None, provider: str) -> str | None:
-    """``api_key``, else the variable ``env`` (if named); a named but empty one is an error."""
-    if api_key:
-        return api_key
-    if env is None:
-        return None
-    value = os.environ.get(env, "").strip()
-    if not value:
-        raise MissingAPIKeyError(
-            f"{provider} needs an API key: set the {env} environment variable or pass api_key=..."
-        )
-    return value
-
-
-def tool_call_end(call_id: str, name: str, args_text: str) -> Event:
-    """``tool_call_end`` with the parsed arguments, or an ``error`` if they are not a JSON
-    object (kind ``server``: the model produced them; the text so far is kept)."""
-    try:
-        arguments = json.loads(args_text) if args_text.strip() else {}
-    except ValueError as exc:
-        arguments = exc
-    if not isinstance(arguments, dict):
-        return {
-            "type": "error",
-            "kind": "server",
-            "message": f"the model sent arguments for tool {name!r} ({call_id}) that are not "
-            f"a JSON object: {args_text[:200]!r}",
-        }
-    return {"type": "tool_call_end", "id": call_id, "arguments": arguments}
-
-
 def error_text(payload: Any) -> tuple[str | None, str | None]:
     """``(type_or_code, message)`` from an error body of any of the usual shapes.
 
@@ -183,34 +138,6 @@ def body_message(body: bytes) -> str:
     except ValueError:
         message = None
     return (message or text or "(empty body)")[:1000]
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove known secrets and anything shaped like an API key from ``text``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    return _KEY_LIKE.sub(lambda m: m.group(1) + "-***", text)
-
-
-def strip_secrets(value: Any) -> Any:
-    """A copy of ``value`` without mapping entries whose name looks secret (recursively)."""
-    if isinstance(value, dict):
-        return {
-            k: strip_secrets(v)
-            for k, v in value.items()
-            if not (isinstance(k, str) and SECRET_NAME.search(k))
-        }
-    if isinstance(value, list):
-        return [strip_secrets(v) for v in value]
-    return value
-
-
-def safe_url(url: str | httpx.URL) -> str:
-    """``url`` without user info and without query parameters whose name looks secret."""
-    url = httpx.URL(url)
-    params = [(k, v) for k, v in url.params.multi_items() if not SECRET_NAME.search(k)]
-    return str(url.copy_with(username=None, password=None, params=params or None))
 
 
 #: Statuses worth retrying (before the first byte only).

@@ -17,7 +17,6 @@ import codecs
 import contextlib
 import math
 import random
-import re
 import time
 import urllib.parse
 import weakref
@@ -31,7 +30,6 @@ from ..events import Event
 from .base import ChatRequest
 from .errors import (
     RETRY_STATUSES,
-    SECRET_NAME,
     DeadlineExceeded,
     HTTPStatusFailure,
     NetworkFailure,
@@ -40,11 +38,9 @@ from .errors import (
     StreamTimeout,
     WireFailure,
     body_message,
-    redact,
     retry_after,
-    safe_url,
-    strip_secrets,
 )
+from .secrets import SECRET_NAME, TextScrubber, redact, safe_url, strip_secrets
 
 T = TypeVar("T")
 
@@ -280,63 +276,6 @@ async def _exhaust(chunks: AsyncIterator[bytes], limit: int) -> None:
             return
 
 
-class _TextScrubber:
-    """Replaces the provider's own secrets in streamed text and reasoning (a server or proxy
-    may echo a key into the reply), also when a secret is split across events.
-
-    A tail of at least ``MIN_HOLD`` characters that could start a secret waits for the next
-    piece; a shorter one goes out, and the rest of the secret is hidden in the next piece.
-    """
-
-    MIN_HOLD = 3
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
-        self.longest = max((len(s) for s in self.secrets), default=0)
-        self.held: dict[str, str] = {}
-        self.sent: dict[str, str] = {}
-
-    def feed(self, field: str, piece: str) -> str:
-        if not self.secrets:
-            return piece
-        sent = self.sent.get(field, "")
-        text = sent + self.held.pop(field, "") + piece
-        keep = max(_overlap(text, secret) for secret in self.secrets)
-        end = len(text) - (keep if keep >= self.MIN_HOLD else 0)
-        self.held[field] = text[end:]
-        self.sent[field] = text[:end][-self.longest :]
-        spans = [
-            (m.start(), m.end())
-            for secret in self.secrets
-            for m in re.finditer(re.escape(secret), text[:end])
-        ]
-        if not spans:
-            return text[len(sent) : end]
-        out, at = [], len(sent)
-        for start, stop in sorted(spans):
-            if stop <= at:
-                continue
-            out.append(text[at : max(start, at)])
-            out.append("***")
-            at = stop
-        out.append(text[at:end])
-        return "".join(out)
-
-    def flush(self) -> list[Event]:
-        """What is held back, as events (before any other event, and at the end)."""
-        events: list[Event] = [{"type": f, "text": t} for f, t in self.held.items() if t]
-        self.held.clear()
-        return events
-
-
-def _overlap(text: str, secret: str) -> int:
-    """The length of the longest end of ``text`` that begins ``secret`` (shorter than it)."""
-    for n in range(min(len(text), len(secret) - 1), 0, -1):
-        if secret.startswith(text[-n:]):
-            return n
-    return 0
-
-
 def endpoint_url(base_url: str, path: str) -> str:
     """``path`` appended to the path of ``base_url``, whose query stays at the end (Azure
     OpenAI's ``.../deployments/x?api-version=...``)."""
@@ -466,7 +405,7 @@ class HTTPProvider:
         deadline_at = time.monotonic() + deadline
         wire: WireStream | None = None
         terminal = False
-        scrub = _TextScrubber(secrets)
+        scrub = TextScrubber(secrets)
         try:
             body = self.build_body(request)
             response = await self._send(body, deadline_at, deadline)

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..events import Event
-from .base import ChatRequest
-from .errors import SHAPE_ERRORS, WireFailure, error_text, tool_call_end, unexpected
+from .base import ChatRequest, tool_call_end
+from .errors import SHAPE_ERRORS, WireFailure, error_text, unexpected
 from .http import HTTPProvider, WireStream
 
 OLLAMA_BASE_URL = "http://localhost:11434"

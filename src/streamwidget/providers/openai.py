@@ -19,17 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events import Event
-from .base import ChatRequest
-from .errors import (
-    SHAPE_ERRORS,
-    WireFailure,
-    error_text,
-    kind_for_code,
-    resolve_key,
-    tool_call_end,
-    unexpected,
-)
+from .base import ChatRequest, tool_call_end
+from .errors import SHAPE_ERRORS, WireFailure, error_text, kind_for_code, unexpected
 from .http import HTTPProvider, WireStream
+from .secrets import resolve_key
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "tools"})
