@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS streams (
     tool_calls JSON DEFAULT '[]',
     error JSON,
     usage JSON,
+    warnings JSON,                   -- what the parser could not place (unknown events)
     finish_reason VARCHAR,
     model VARCHAR,
     provider VARCHAR,
@@ -52,6 +53,14 @@ CREATE TABLE IF NOT EXISTS store_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 """
 
+#: Files made before ``streams.warnings`` existed get it (only files that are stores: a
+#: foreign DuckDB file with a ``streams`` table of its own is left untouched).
+UPGRADE_SQL = """
+SELECT count(*) = 3 FROM information_schema.columns WHERE table_name = 'streams'
+    AND column_name IN ('status', 'content', 'owner_pid')
+"""
+WARNINGS_COLUMN_SQL = "ALTER TABLE streams ADD COLUMN IF NOT EXISTS warnings JSON"
+
 #: The ``streams`` columns a document is read from, in order.
 STREAM_COLUMNS = (
     "id",
@@ -67,4 +76,5 @@ STREAM_COLUMNS = (
     "version",
     "first_token_t",
     "last_t",
+    "warnings",
 )

@@ -39,7 +39,7 @@ from .document import Document
 from .events import TERMINAL_TYPES, TEXT_FIELDS, Event, validate_event
 from .lease import Lease, LeaseTimeout
 from .recording import Recording
-from .schema import SCHEMA_SQL, STREAM_COLUMNS
+from .schema import SCHEMA_SQL, STREAM_COLUMNS, UPGRADE_SQL, WARNINGS_COLUMN_SQL
 from .store_conversations import ConversationsMixin
 from .store_import import ImportMixin
 from .store_rows import (
@@ -159,6 +159,8 @@ class Store(ConversationsMixin, ImportMixin):
             self._lease = Lease(self.path)
             with self._lock:
                 self._cursor().execute(SCHEMA_SQL)
+                if self._cursor().execute(UPGRADE_SQL).fetchall()[0][0]:
+                    self._cursor().execute(WARNINGS_COLUMN_SQL)
                 self.recovered = self._recover()
         except duckdb.Error as exc:
             lease = getattr(self, "_lease", None)
@@ -294,6 +296,7 @@ class Store(ConversationsMixin, ImportMixin):
             doc.first_token_t,
             doc.last_t,
             doc.version,
+            _json(doc.warnings) if doc.warnings else None,
             doc.text_length,
             doc.reasoning_length,
             doc.stream_id,
@@ -323,8 +326,8 @@ class Store(ConversationsMixin, ImportMixin):
                     "UPDATE streams SET status = ?, content = content || ?,"
                     " reasoning = reasoning || ?, tool_calls = ?, error = ?, usage = ?,"
                     " finish_reason = ?, first_token_t = ?, last_t = ?, version = ?,"
-                    " updated_at = now() WHERE id = ?",
-                    update[:10] + update[-1:],
+                    " warnings = ?, updated_at = now() WHERE id = ?",
+                    update[:11] + update[-1:],
                 )
             cur.execute("COMMIT")
         except Exception:

@@ -92,9 +92,9 @@ class ImportMixin:
                     )
                 cur.execute(
                     "INSERT INTO streams (id, conversation_id, status, content, reasoning,"
-                    " tool_calls, error, usage, finish_reason, model, provider, request, header,"
-                    " first_token_t, last_t, version, owner_pid, owner_host, owner_started,"
-                    " created_at, recording_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " tool_calls, error, usage, warnings, finish_reason, model, provider, request,"
+                    " header, first_token_t, last_t, version, owner_pid, owner_host, owner_started,"
+                    " created_at, recording_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                     " ?, ?, ?, ?, ?, ?, ?, coalesce(TRY_CAST(? AS TIMESTAMPTZ), now()), ?)",
                     row,
                 )

@@ -200,8 +200,8 @@ class PostgresStore(DuckDBReads, Store):
                     "UPDATE streams SET status = %s, content = content || %s,"
                     " reasoning = reasoning || %s, tool_calls = %s, error = %s, usage = %s,"
                     " finish_reason = %s, first_token_t = %s, last_t = %s, version = %s,"
-                    " updated_at = now() WHERE id = %s",
-                    [update[:10] + update[-1:] for update in updates],
+                    " warnings = %s, updated_at = now() WHERE id = %s",
+                    [update[:11] + update[-1:] for update in updates],
                 )
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(
@@ -221,9 +221,9 @@ class PostgresStore(DuckDBReads, Store):
                 )
             cur.execute(
                 "INSERT INTO streams (id, conversation_id, status, content, reasoning,"
-                " tool_calls, error, usage, finish_reason, model, provider, request, header,"
-                " first_token_t, last_t, version, owner_pid, owner_host, owner_started,"
-                " created_at, recording_sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " tool_calls, error, usage, warnings, finish_reason, model, provider, request,"
+                " header, first_token_t, last_t, version, owner_pid, owner_host, owner_started,"
+                " created_at, recording_sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
                 " %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s)",
                 row,
             )

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS streams (
     tool_calls text DEFAULT '[]',
     error text,
     usage text,
+    warnings text,
     finish_reason text,
     model text,
     provider text,
@@ -123,6 +124,7 @@ def install_schema(conn: psycopg.Connection) -> None:
     """Create the tables and policies if they are missing (idempotent; one creator at a
     time). A role that may not create tables can still use a store an admin set up."""
     if conn.execute("SELECT to_regclass('shares') IS NOT NULL").fetchall()[0][0]:
+        _add_warnings(conn)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('streamwidget schema'))")
@@ -130,3 +132,14 @@ def install_schema(conn: psycopg.Connection) -> None:
             return
         conn.execute(SCHEMA_SQL)
         conn.execute(_security_sql())
+
+
+def _add_warnings(conn: psycopg.Connection) -> None:
+    """Stores made before ``streams.warnings`` existed get the column (needs the owner)."""
+    missing = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM information_schema.columns"
+        " WHERE table_name = 'streams' AND column_name = 'warnings')"
+    ).fetchall()[0][0]
+    if missing:
+        with conn.transaction():
+            conn.execute("ALTER TABLE streams ADD COLUMN IF NOT EXISTS warnings text")

@@ -73,6 +73,7 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         version=row["version"] or 0,
         first_token_t=row["first_token_t"],
         last_t=row["last_t"] or 0.0,
+        warnings=json.loads(row["warnings"]) if row.get("warnings") else None,
     )
 
 
@@ -149,6 +150,7 @@ def import_rows(
         _json([c.to_dict() for c in doc.tool_calls]),
         _json(doc.error),
         _json(doc.usage),
+        _json(doc.warnings) if doc.warnings else None,
         doc.finish_reason,
         model,
         provider,
