@@ -1,11 +1,14 @@
 """Anthropic Messages over SSE.
 
-Wire → events: ``message_start`` (input usage), ``content_block_start`` / ``_delta`` /
-``_stop`` for text (``text``), tool use (``tool_call_start``, ``input_json_delta`` →
-``tool_call_delta``, ``tool_call_end``) and thinking (``reasoning``); ``message_delta`` carries
-the stop reason and the output usage; ``message_stop`` is the terminal marker (→ ``usage``,
-``finish``). ``ping`` and unknown event types are skipped; an ``error`` event ends the stream
-with the kind its ``error.type`` maps to (``overloaded_error`` → ``overloaded``, ...).
+Wire → events (the full table is in docs/providers.md): ``message_start`` (input usage),
+``content_block_start`` / ``_delta`` / ``_stop`` for text (``text``), tool use
+(``tool_call_start``, ``input_json_delta`` → ``tool_call_delta``, ``tool_call_end``; an input
+given whole in the start is used) and thinking (``reasoning``). Server tools
+(``server_tool_use``, ``mcp_tool_use``) start calls marked ``server``; their ``*_tool_result``
+blocks are ``tool_result`` events. ``message_delta`` carries the stop reason and the output
+usage; ``message_stop`` is the terminal marker (→ ``usage``, ``finish``). ``ping`` is skipped;
+unknown event, block and delta types become ``unknown`` events; an ``error`` event ends the
+stream (after the usage so far) with the kind its ``error.type`` maps to.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Ollama ``/api/chat`` over NDJSON (one JSON object per line).
 
-Wire → events: ``message.content`` → ``text``, ``message.thinking`` → ``reasoning``,
+Only ``\n`` ends a line (JSON strings may hold U+2028 raw). Wire → events: ``message.content``
+(``response`` on /api/generate lines) → ``text``, ``message.thinking`` → ``reasoning``,
 ``message.tool_calls`` (Ollama sends each call whole) → ``tool_call_start`` / ``_delta`` /
 ``_end``; the line with ``"done": true`` is the terminal marker (``prompt_eval_count`` /
 ``eval_count`` → ``usage``, ``done_reason`` → ``finish``). An ``{"error": ...}`` line (Ollama
-sends them with HTTP 200) ends the stream as an error of kind ``server``.
+sends them with HTTP 200) ends the stream as an error of kind ``server``. Other ``message``
+fields that carry a value become ``unknown`` events.
 """
 
 from __future__ import annotations

@@ -1,14 +1,18 @@
 """OpenAI-compatible chat completions over SSE (OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter).
 
-Wire → events:
+Wire → events (the full table is in docs/providers.md):
 
-- ``choices[0].delta.content`` → ``text``; ``delta.reasoning_content`` / ``delta.reasoning``
-  (vLLM, llama.cpp, OpenRouter) → ``reasoning``.
+- ``choices[0].delta.content`` → ``text`` (a list of typed parts: ``text`` → ``text``,
+  ``thinking`` → ``reasoning``); ``delta.reasoning_content`` / ``delta.reasoning`` (vLLM,
+  llama.cpp, OpenRouter, Groq) → ``reasoning``; ``delta.refusal`` → ``text``.
 - ``delta.tool_calls`` fragments are merged by ``index``; a fragment whose ``id`` differs from
   the call already at that index starts a new call (servers that reuse index 0 for parallel
   calls). Calls end (``tool_call_end``) at ``finish_reason`` or ``[DONE]``.
 - ``usage`` (sent with ``stream_options.include_usage``) → one ``usage`` event before
-  ``finish``; ``data: [DONE]`` is the terminal marker; an ``error`` object ends the stream.
+  ``finish``; ``data: [DONE]`` is the terminal marker; an error object (nested, or vLLM's flat
+  ``{"object": "error"}``) ends the stream, after the usage so far.
+- Delta and chunk fields this module does not know, and content parts of unknown types,
+  become ``unknown`` events when they carry a value: nothing is dropped silently.
 """
 
 from __future__ import annotations
