@@ -85,7 +85,7 @@ FULL = [
     block_delta(1, type="text_delta", text="Checking "),
     block_delta(1, type="text_delta", text="Zürich…"),
     stop(1),
-    {"type": "brand_new_event", "whatever": True},  # unknown types are skipped
+    {"type": "brand_new_event", "whatever": True},  # unknown types are kept as `unknown`
     block_start(2, {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}),
     block_delta(2, type="input_json_delta", partial_json=""),
     block_delta(2, type="input_json_delta", partial_json='{"city": "Zü'),
@@ -99,6 +99,12 @@ FULL_EVENTS = [
     {"type": "reasoning", "text": "the weather."},
     {"type": "text", "text": "Checking "},
     {"type": "text", "text": "Zürich…"},
+    {
+        "type": "unknown",
+        "source": "anthropic",
+        "raw": {"type": "brand_new_event", "whatever": True},
+        "reason": "unknown event type 'brand_new_event'",
+    },
     {"type": "tool_call_start", "id": "toolu_1", "name": "get_weather"},
     {"type": "tool_call_delta", "id": "toolu_1", "args_delta": '{"city": "Zü'},
     {"type": "tool_call_delta", "id": "toolu_1", "args_delta": 'rich"}'},
@@ -178,6 +184,8 @@ def test_overloaded_error_mid_stream_keeps_the_text() -> None:
     events, _ = run(body)
     assert events == [
         {"type": "text", "text": "Half an ans"},
+        # the usage so far is not lost to the error (issue 13, class 6)
+        {"type": "usage", "input_tokens": 12, "output_tokens": 1, "cached_input_tokens": 3},
         {"type": "error", "kind": "overloaded", "message": "Overloaded"},
     ]
     doc = Document.from_events(events)

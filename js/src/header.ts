@@ -23,6 +23,7 @@ export class Header {
   private readonly model: HTMLElement;
   private readonly metrics: HTMLElement;
   private readonly finish: HTMLElement;
+  private readonly warnings: HTMLElement;
 
   constructor(doc: Document) {
     this.el = h(doc, "div", "sw-header");
@@ -32,7 +33,8 @@ export class Header {
     this.model = h(doc, "span", "sw-model");
     this.metrics = h(doc, "span", "sw-metrics");
     this.finish = h(doc, "span", "sw-finish");
-    this.el.append(this.badge, this.model, this.metrics, this.finish);
+    this.warnings = h(doc, "span", "sw-warnings");
+    this.el.append(this.badge, this.model, this.metrics, this.finish, this.warnings);
   }
 
   update(status: Status, meta: Meta): void {
@@ -53,5 +55,12 @@ export class Header {
     setText(this.finish, unusual ? `finish: ${reason}` : "");
     this.finish.title = reason === "length" ? "The reply hit the token limit and was cut off" : "";
     show(this.finish, unusual);
+
+    // Something on the wire was not understood: say so (the raw data is in the recording).
+    const warnings = meta.warnings ?? [];
+    const more = warnings.length > 1 ? ` (+${warnings.length - 1} more)` : "";
+    setText(this.warnings, warnings.length ? `⚠ ${warnings[0]}${more}` : "");
+    this.warnings.title = warnings.join("\n");
+    show(this.warnings, warnings.length > 0);
   }
 }

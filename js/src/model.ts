@@ -44,6 +44,8 @@ export interface Meta {
   /** UTF-16 length of the text/reasoning sent so far (final once the status is terminal). */
   text_length?: number;
   reasoning_length?: number;
+  /** What the provider's parser met and could not place (the document's warnings). */
+  warnings?: string[] | null;
 }
 
 /** The synced traits of a StreamView model. */

@@ -27,6 +27,8 @@ class ToolCall:
     error: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    #: Run by the provider's server (web search, code execution): never run here.
+    server: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +88,7 @@ class Document:
         version: int = 0,
         first_token_t: float | None = None,
         last_t: float = 0.0,
+        warnings: list[str] | None = None,
     ):
         self.stream_id = stream_id
         self.status = status
@@ -102,6 +105,8 @@ class Document:
         #: ``t`` of the first text (time to first token) and of the last applied event.
         self.first_token_t = first_token_t
         self.last_t = last_t
+        #: What the parser met and could not place (``unknown`` events): shown by the views.
+        self.warnings: list[str] = list(warnings or [])
 
     @property
     def text(self) -> str:
@@ -169,7 +174,9 @@ class Document:
             self._reasoning.append(event["text"])
         elif kind == "tool_call_start":
             if self.tool(event["id"]) is None:
-                self.tool_calls.append(ToolCall(event["id"], event["name"], started_at=t))
+                call = ToolCall(event["id"], event["name"], started_at=t)
+                call.server = event.get("server") is True
+                self.tool_calls.append(call)
         elif kind == "tool_call_delta":
             call = self._call(event["id"], t)
             call.args_text += event["args_delta"]
@@ -202,6 +209,10 @@ class Document:
             self.status = "cancelled"
         elif kind == "interrupted":
             self.status = "interrupted"
+        elif kind == "unknown":
+            self.warnings.append(
+                f"{event.get('source', '?')}: {event.get('reason', 'unknown data')}"
+            )
         if self.done:
             self._settle_tools(t)
 
@@ -236,6 +247,7 @@ class Document:
             "first_token_t": self.first_token_t,
             "last_t": self.last_t,
             "done": self.done,
+            "warnings": list(self.warnings),
         }
 
     def __eq__(self, other: object) -> bool:
@@ -262,6 +274,7 @@ class Document:
                 doc.error,
                 doc.usage,
                 doc.finish_reason,
+                doc.warnings,
             )
 
         return key(self) == key(other)

@@ -29,6 +29,11 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "error": {"kind": (str,), "message": (str,)},
     "cancelled": {},
     "interrupted": {},
+    # Something a parser met and did not understand: ``raw`` holds it (any JSON value), the
+    # document shows ``reason`` as a warning. Nothing on the wire is dropped silently.
+    "unknown": {"source": (str,), "reason": (str,)},
+    # A source the model cited for the text around it (Anthropic's citations_delta).
+    "citation": {"citation": (dict,)},
 }
 
 #: Event types whose ``text`` pieces append to the document field of the same name.
@@ -41,8 +46,17 @@ TERMINAL_TYPES = frozenset({"finish", "error", "cancelled", "interrupted"})
 DOCUMENT_STATUSES = ("pending", "streaming", "complete", "error", "cancelled", "interrupted")
 TERMINAL_STATUSES = frozenset({"complete", "error", "cancelled", "interrupted"})
 
-#: Tool call statuses.
-TOOL_STATUSES = ("streaming_args", "pending_approval", "running", "done", "error", "denied")
+#: Tool call statuses. ``pending``: the call is left to the caller (no executable tool was
+#: given), the reply ended with finish reason ``tool_calls``.
+TOOL_STATUSES = (
+    "streaming_args",
+    "pending_approval",
+    "running",
+    "pending",
+    "done",
+    "error",
+    "denied",
+)
 
 #: Error kinds the providers and the manager use (others may appear in recordings).
 ERROR_KINDS = (
@@ -86,6 +100,12 @@ def validate_event(event: Any, *, require_t: bool = True) -> Event:
             got = "missing" if name not in event else type(value).__name__
             raise EventError(f"'{kind}' event needs field '{name}' ({wanted}), got {got}")
     return event
+
+
+def unknown(source: str, raw: Any, reason: str) -> Event:
+    """The ``unknown`` event for wire data ``raw`` that ``source`` (a provider name) could not
+    place; ``reason`` says what it was (e.g. ``unknown delta field 'foo'``)."""
+    return {"type": "unknown", "source": source, "raw": raw, "reason": reason}
 
 
 def is_terminal(event: Event) -> bool:

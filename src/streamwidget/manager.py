@@ -128,14 +128,18 @@ def start(
     store: Store | None = None,
     conversation_id: str | None = None,
     header: dict[str, Any] | None = None,
-    tools: Iterable[Tool | Callable[..., Any]] | None = None,
+    tools: Iterable[Tool | Callable[..., Any] | dict[str, Any]] | None = None,
     max_steps: int = 8,
 ) -> StreamHandle:
     """Start streaming ``provider``'s reply to ``request`` into ``store`` (default store).
 
     With ``tools``, the manager runs the tool loop: the model asks, the tool runs, the result
     goes back, the model continues — at most ``max_steps`` model responses, all in one
-    document. Replays never run tools: their results come from the recording.
+    document. Replays never run tools: their results come from the recording. Tools given as
+    JSON specs (dicts ``{"name", "description", "parameters"}``) are sent to the model but not
+    run: with no executable tool, a reply that calls tools ends after the model's step with
+    finish reason ``tool_calls`` and its calls ``pending`` for the caller. Calls the provider's
+    server runs itself (web search, code execution) are recorded, never run here.
 
     ``request`` is a :class:`ChatRequest`, a list of messages, or a string (one user message).
     """
@@ -152,7 +156,12 @@ def start(
         conversation_id=conversation_id,
         header=header,
     )
-    run = _Run(provider, request, store, stream_id, toolbox(tools), max_steps)
+    given = list(tools or ())
+    specs = [t for t in given if isinstance(t, dict)]  # JSON specs: the caller runs them
+    if specs:
+        request = ChatRequest(request.messages, [*request.tools, *specs], request.options)
+    executable = toolbox([t for t in given if not isinstance(t, dict)])
+    run = _Run(provider, request, store, stream_id, executable, max_steps)
     coro = run.run()
     task: asyncio.Task[Document] | concurrent.futures.Future[Document]
     try:
@@ -228,14 +237,21 @@ class _Run:
 
     async def _steps(self) -> None:
         messages = list(self.request.messages)
-        specs = [t.spec() for t in self.tools.values()] or self.request.tools
+        specs = [t.spec() for t in self.tools.values()]
+        specs += [t for t in self.request.tools if t.get("name") not in self.tools]
         for _ in range(self.max_steps):
             step = ChatRequest(messages=messages, tools=specs, options=self.request.options)
             text, calls, answered, finish = await self._model_step(step)
             if finish is None:
                 return  # the step wrote its own terminal event
-            to_run = [c for c in calls if c["id"] not in answered]  # replays carry results
-            if not to_run:
+            # Replays carry their results; the server's own tools are never run here.
+            to_run = [c for c in calls if c["id"] not in answered and not c.get("server")]
+            if to_run and not self.tools:
+                # No tool to run: the calls are the caller's (client-side tools).
+                for call in to_run:
+                    self.write({"type": "tool_status", "id": call["id"], "status": "pending"})
+                finish = {**finish, "reason": "tool_calls"}
+            if not to_run or not self.tools:
                 self._write_usage()
                 self.write(finish)
                 return
@@ -262,6 +278,7 @@ class _Run:
         in the stream, and the ``finish`` event (``None`` if the stream already ended)."""
         text, calls, answered = "", [], set()
         names: dict[str, str] = {}
+        server: set[str] = set()
         breathe = time.perf_counter() + YIELD_EVERY
         async with contextlib.aclosing(self.provider.stream(request)) as events:
             async for event in events:
@@ -281,15 +298,22 @@ class _Run:
                     continue
                 if kind == "finish":
                     return text, calls, answered, event
+                if is_terminal(event):  # the usage so far goes first: it is not lost
+                    self._write_usage()
                 self.write(event)
                 if kind == "text":
                     text += event["text"]
                 elif kind == "tool_call_start":
                     names[event["id"]] = event["name"]
+                    if event.get("server") is True:
+                        server.add(event["id"])
                 elif kind == "tool_call_end":
                     name = names.get(event["id"]) or event.get("name", "?")
-                    calls.append({"id": event["id"], "name": name, "arguments": event["arguments"]})
-                elif kind == "tool_result":
+                    call = {"id": event["id"], "name": name, "arguments": event["arguments"]}
+                    if event["id"] in server:
+                        call["server"] = True
+                    calls.append(call)
+                elif kind in ("tool_result", "tool_status"):  # answered, or left to the caller
                     answered.add(event["id"])
                 elif is_terminal(event):
                     return text, calls, answered, None

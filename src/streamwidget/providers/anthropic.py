@@ -1,11 +1,14 @@
 """Anthropic Messages over SSE.
 
-Wire → events: ``message_start`` (input usage), ``content_block_start`` / ``_delta`` /
-``_stop`` for text (``text``), tool use (``tool_call_start``, ``input_json_delta`` →
-``tool_call_delta``, ``tool_call_end``) and thinking (``reasoning``); ``message_delta`` carries
-the stop reason and the output usage; ``message_stop`` is the terminal marker (→ ``usage``,
-``finish``). ``ping`` and unknown event types are skipped; an ``error`` event ends the stream
-with the kind its ``error.type`` maps to (``overloaded_error`` → ``overloaded``, ...).
+Wire → events (the full table is in docs/providers.md): ``message_start`` (input usage),
+``content_block_start`` / ``_delta`` / ``_stop`` for text (``text``), tool use
+(``tool_call_start``, ``input_json_delta`` → ``tool_call_delta``, ``tool_call_end``; an input
+given whole in the start is used) and thinking (``reasoning``). Server tools
+(``server_tool_use``, ``mcp_tool_use``) start calls marked ``server``; their ``*_tool_result``
+blocks are ``tool_result`` events. ``message_delta`` carries the stop reason and the output
+usage; ``message_stop`` is the terminal marker (→ ``usage``, ``finish``). ``ping`` is skipped;
+unknown event, block and delta types become ``unknown`` events; an ``error`` event ends the
+stream (after the usage so far) with the kind its ``error.type`` maps to.
 """
 
 from __future__ import annotations
@@ -14,9 +17,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..events import Event
+from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
-from .errors import SHAPE_ERRORS, WireFailure, error_text, kind_for_code, unexpected
+from .errors import (
+    SHAPE_ERRORS,
+    WireFailure,
+    error_text,
+    kind_for_code,
+    unexpected,
+)
+from .history import normalize
 from .http import HTTPProvider, WireStream
 from .secrets import resolve_key
 
@@ -40,7 +50,8 @@ _RESERVED = frozenset({"model", "messages", "stream", "system", "tools", "max_to
 
 
 def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Provider-neutral messages → ``(system, messages)``; tool results become user turns
+    """Messages (any shape :func:`.history.normalize` accepts) → ``(system, messages)``;
+    tool results become user turns
     and consecutive turns of one role merge (the API wants them alternating)."""
     system: list[str] = []
     out: list[dict[str, Any]] = []
@@ -53,7 +64,7 @@ def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, An
         else:
             out.append({"role": role, "content": blocks})
 
-    for m in messages:
+    for m in normalize(messages):
         role, content = m.get("role"), m.get("content", "")
         if role == "system":
             system.append(content if isinstance(content, str) else json.dumps(content))
@@ -85,6 +96,14 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return []
 
 
+#: Tool use blocks: the app's own tools, and those the server runs itself.
+_TOOL_BLOCKS = {"tool_use": False, "server_tool_use": True, "mcp_tool_use": True}
+#: Block and delta types that carry nothing to show (the thinking signature, encrypted
+#: thinking, the compaction and container bookkeeping).
+_SILENT = frozenset({"redacted_thinking", "signature_delta", "compaction", "container_upload"})
+_MESSAGE_DELTA_KNOWN = frozenset({"stop_reason", "stop_sequence", "container"})
+
+
 class _Folder:
     """Folds Anthropic stream events into normalized events. Pure: no I/O."""
 
@@ -104,23 +123,31 @@ class _Folder:
         elif kind == "content_block_stop":
             block = self.blocks.pop(data.get("index"), None)  # type: ignore[arg-type]
             if block and block["type"] == "tool":
-                return [tool_call_end(block["id"], block["name"], block["args"])]
+                return [tool_call_end(block["id"], block["name"], block["args"] or block["input"])]
         elif kind == "message_delta":
-            reason = (data.get("delta") or {}).get("stop_reason")
-            if reason:
-                self.stop_reason = str(reason)
-            self._usage(data.get("usage"))
+            return self._message_delta(data)
         elif kind == "message_stop":
-            events: list[Event] = []
-            if self.usage:
-                events.append({"type": "usage", **self.usage})
             reason = self.stop_reason or "stop"
-            events.append({"type": "finish", "reason": _STOP_REASONS.get(reason, reason)})
-            return events
+            finish = {"type": "finish", "reason": _STOP_REASONS.get(reason, reason)}
+            return [*self._take_usage(), finish]
         elif kind == "error":
             code, message = error_text(data)
-            return [{"type": "error", "kind": kind_for_code(code), "message": message or "error"}]
-        return []  # ping and event types this version does not know
+            error = {"type": "error", "kind": kind_for_code(code), "message": message or "error"}
+            return [*self._take_usage(), error]
+        elif kind != "ping":
+            return [unknown("anthropic", data, f"unknown event type {kind!r}")]
+        return []
+
+    def _message_delta(self, data: dict[str, Any]) -> list[Event]:
+        delta = data.get("delta") or {}
+        if delta.get("stop_reason"):
+            self.stop_reason = str(delta["stop_reason"])
+        self._usage(data.get("usage"))
+        return [
+            unknown("anthropic", {key: value}, f"unknown message_delta field {key!r}")
+            for key, value in delta.items()
+            if key not in _MESSAGE_DELTA_KNOWN and value not in (None, "", [], {})
+        ]
 
     def _usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
@@ -128,12 +155,28 @@ class _Folder:
                 if isinstance(usage.get(theirs), int):
                     self.usage[ours] = usage[theirs]
 
+    def _take_usage(self) -> list[Event]:
+        """The usage so far as one event (once: the manager sums what it is given)."""
+        usage, self.usage = self.usage, {}
+        return [{"type": "usage", **usage}] if usage else []
+
     def _start(self, index: Any, block: dict[str, Any]) -> list[Event]:
-        btype = block.get("type")
-        if btype in ("tool_use", "server_tool_use"):
+        btype = str(block.get("type"))
+        if btype in _TOOL_BLOCKS:
             call_id, name = str(block.get("id") or f"toolu_{index}"), str(block.get("name", ""))
-            self.blocks[index] = {"type": "tool", "id": call_id, "name": name, "args": ""}
-            return [{"type": "tool_call_start", "id": call_id, "name": name}]
+            # A whole input may come here, with no input_json_delta after it (gateways, and
+            # calls made by the server's code execution).
+            given = block.get("input")
+            prefilled = json.dumps(given) if isinstance(given, dict) and given else ""
+            self.blocks[index] = {
+                "type": "tool", "id": call_id, "name": name, "args": "", "input": prefilled
+            }  # fmt: skip
+            start: Event = {"type": "tool_call_start", "id": call_id, "name": name}
+            if _TOOL_BLOCKS[btype]:
+                start["server"] = True
+            return [start]
+        if btype.endswith("_tool_result") and block.get("tool_use_id"):
+            return [_server_result(block)]
         if btype == "text":
             self.blocks[index] = {"type": "text"}
             text = block.get("text")
@@ -142,14 +185,17 @@ class _Folder:
             self.blocks[index] = {"type": "thinking"}
             text = block.get("thinking")
             return [{"type": "reasoning", "text": text}] if isinstance(text, str) and text else []
-        return []  # redacted thinking, other block types: nothing to show
+        if btype in _SILENT:
+            return []
+        return [unknown("anthropic", block, f"unknown content block type {btype!r}")]
 
     def _delta(self, index: Any, delta: dict[str, Any]) -> list[Event]:
         dtype = delta.get("type")
-        if dtype == "text_delta" and delta.get("text"):
-            return [{"type": "text", "text": str(delta["text"])}]
-        if dtype == "thinking_delta" and delta.get("thinking"):
-            return [{"type": "reasoning", "text": str(delta["thinking"])}]
+        if dtype == "text_delta":
+            return [{"type": "text", "text": str(delta["text"])}] if delta.get("text") else []
+        if dtype == "thinking_delta":
+            text = delta.get("thinking")
+            return [{"type": "reasoning", "text": str(text)}] if text else []
         if dtype == "input_json_delta":
             block = self.blocks.get(index)
             part = delta.get("partial_json") or ""
@@ -158,7 +204,23 @@ class _Folder:
             if part:
                 block["args"] += part
                 return [{"type": "tool_call_delta", "id": block["id"], "args_delta": part}]
-        return []  # signature_delta, citations_delta, ...
+            return []
+        if dtype == "citations_delta" and isinstance(delta.get("citation"), dict):
+            return [{"type": "citation", "citation": delta["citation"]}]
+        if dtype in _SILENT:
+            return []
+        return [unknown("anthropic", delta, f"unknown delta type {dtype!r}")]
+
+
+def _server_result(block: dict[str, Any]) -> Event:
+    """A ``*_tool_result`` block (web search, code execution, ...): the result of a call the
+    server ran. An error shows as an object whose type ends in ``_error``."""
+    content = block.get("content")
+    event: Event = {"type": "tool_result", "id": str(block["tool_use_id"]), "status": "done"}
+    if isinstance(content, dict) and str(content.get("type", "")).endswith("_error"):
+        event.update(status="error", error=str(content.get("error_code") or content["type"]))
+    event["result"] = content
+    return event
 
 
 class AnthropicProvider(HTTPProvider):

@@ -2,8 +2,10 @@
 
 A provider never touches the store or a widget. The manager iterates :meth:`Provider.stream`,
 stamps each event's ``t`` with its own clock, and writes it to the store. A provider signals
-the end of a reply with a terminal event (``finish`` or ``error``); if its iterator simply
-stops, the manager ends the stream as an ``error`` of kind ``incomplete``.
+the end of a reply with a terminal event (``finish`` or ``error``, after its one ``usage``); if
+its iterator simply stops, the manager ends the stream as an ``error`` of kind ``incomplete``.
+What it cannot place it yields as an ``unknown`` event (:func:`..events.unknown`). Writing
+one: docs/providers.md, "Writing a provider".
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ class ChatRequest:
 
     ``messages`` items: ``{"role": "system"|"user"|"assistant"|"tool", "content": str}``;
     assistant turns may carry ``"tool_calls": [{"id", "name", "arguments": dict}]`` and tool
-    turns carry ``"tool_call_id"``. ``tools`` items: ``{"name", "description", "parameters"}``
-    with ``parameters`` a JSON schema. ``options``: ``temperature``, ``max_tokens``, ...
+    turns carry ``"tool_call_id"``. The OpenAI chat format and Anthropic content blocks are
+    accepted too (:func:`.history.normalize` turns them into this shape). ``tools`` items:
+    ``{"name", "description", "parameters"}`` with ``parameters`` a JSON schema.
+    ``options``: ``temperature``, ``max_tokens``, ...
     """
 
     messages: list[dict[str, Any]] = field(default_factory=list)

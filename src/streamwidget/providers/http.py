@@ -103,6 +103,7 @@ class _WatchedStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         owner = self._owner
         self.raw = raw = self._source.aiter_bytes()  # decoded (gzip...), network-sized chunks
+        tail = b""  # the body's last bytes
         try:
             while True:
                 self._since = time.monotonic()
@@ -114,6 +115,8 @@ class _WatchedStream(httpx.AsyncByteStream):
                 try:
                     chunk = await raw.__anext__()
                 except StopAsyncIteration:
+                    if owner.end_last_event and _last_event_unended(tail):
+                        yield b"\n"  # the blank line that dispatches it (not recorded)
                     return
                 except asyncio.CancelledError:
                     if not self._timed_out():
@@ -129,6 +132,7 @@ class _WatchedStream(httpx.AsyncByteStream):
                     self._reader = None
                 if owner.record_wire:
                     owner.capture(chunk)
+                tail = (tail + chunk)[-4:]
                 yield chunk
         finally:
             self._stop_timer()
@@ -180,8 +184,18 @@ class _WatchedStream(httpx.AsyncByteStream):
         await self._source.aclose()
 
 
+def _last_event_unended(tail: bytes) -> bool:
+    """Does the body end with a whole line but no blank line after it? Then its last SSE
+    event was sent in full (a server or capture that drops the final blank line), and is
+    read rather than lost. A body cut inside a line stays cut."""
+    return tail.endswith(b"\n") and not tail.endswith((b"\n\n", b"\n\r\n"))
+
+
 class WireStream:
     """An opened streaming response: read it as SSE events or as lines."""
+
+    #: Set by :meth:`sse`: a last event with no blank line after it is still dispatched.
+    end_last_event = False
 
     def __init__(
         self,
@@ -238,14 +252,27 @@ class WireStream:
                 f"expected an event stream, got {ctype or 'no content type'}: "
                 + redact(body_message(body), self._secrets)
             )
+        self.end_last_event = True
         async for sse in EventSource(self.response).aiter_sse():
             yield sse
 
     async def lines(self) -> AsyncIterator[str]:
-        """Non-empty lines (NDJSON), any of LF / CRLF endings."""
-        async for line in self.response.aiter_lines():
-            if line.strip():
-                yield line
+        """Non-empty lines (NDJSON), LF or CRLF endings. Only ``\n`` ends a line: JSON
+        strings may hold U+0085, U+2028 or U+2029 raw, which ``str.splitlines`` would cut."""
+        held: list[str] = []  # the pieces of a line not yet ended (no re-joining per piece)
+        async for text in self.response.aiter_text():
+            if "\n" not in text:
+                held.append(text)
+                continue
+            first, *rest = text.split("\n")
+            lines = ["".join([*held, first]), *rest[:-1]]
+            held = [rest[-1]]
+            for line in lines:
+                if line.strip():
+                    yield line.removesuffix("\r")
+        last = "".join(held)
+        if last.strip():
+            yield last.removesuffix("\r")
 
     async def aclose(self, drain: bool = False) -> None:
         """Close the response. With ``drain``, first read what little is left after the

@@ -1,10 +1,12 @@
 """Ollama ``/api/chat`` over NDJSON (one JSON object per line).
 
-Wire → events: ``message.content`` → ``text``, ``message.thinking`` → ``reasoning``,
+Only ``\n`` ends a line (JSON strings may hold U+2028 raw). Wire → events: ``message.content``
+(``response`` on /api/generate lines) → ``text``, ``message.thinking`` → ``reasoning``,
 ``message.tool_calls`` (Ollama sends each call whole) → ``tool_call_start`` / ``_delta`` /
 ``_end``; the line with ``"done": true`` is the terminal marker (``prompt_eval_count`` /
 ``eval_count`` → ``usage``, ``done_reason`` → ``finish``). An ``{"error": ...}`` line (Ollama
-sends them with HTTP 200) ends the stream as an error of kind ``server``.
+sends them with HTTP 200) ends the stream as an error of kind ``server``. Other ``message``
+fields that carry a value become ``unknown`` events.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..events import Event
+from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
 from .errors import SHAPE_ERRORS, WireFailure, error_text, unexpected
+from .history import normalize
 from .http import HTTPProvider, WireStream
 
 OLLAMA_BASE_URL = "http://localhost:11434"
 #: Options that are top-level request fields; every other option goes in ``options``.
 _TOP_LEVEL = frozenset({"think", "keep_alive", "format"})
 _RESERVED = frozenset({"model", "messages", "stream", "tools"})
+_MESSAGE_KNOWN = frozenset({"role", "content", "thinking", "tool_calls", "images", "tool_name"})
 
 
 def default_base_url() -> str:
@@ -34,10 +38,11 @@ def default_base_url() -> str:
 
 
 def to_ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Provider-neutral messages → Ollama messages (tool results name their tool)."""
+    """Messages (any shape :func:`.history.normalize` accepts) → Ollama messages (tool results
+    name their tool)."""
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
-    for m in messages:
+    for m in normalize(messages):
         role, content = m.get("role"), m.get("content", "")
         if not isinstance(content, str):
             content = json.dumps(content)
@@ -122,12 +127,19 @@ def _fold_line(data: dict[str, Any], calls: int) -> tuple[list[Event], int]:
     if data.get("error"):
         _, message = error_text(data)
         return [{"type": "error", "kind": "server", "message": message or "error"}], calls
-    events: list[Event] = []
     message = data.get("message") or {}
-    if isinstance(message.get("thinking"), str) and message["thinking"]:
-        events.append({"type": "reasoning", "text": message["thinking"]})
-    if isinstance(message.get("content"), str) and message["content"]:
-        events.append({"type": "text", "text": message["content"]})
+    events: list[Event] = [
+        unknown("ollama", {key: value}, f"unknown message field {key!r}")
+        for key, value in message.items()
+        if key not in _MESSAGE_KNOWN and value not in (None, "", [], {})
+    ]
+    # /api/chat puts the reply in ``message``; /api/generate lines carry it at the top level.
+    for source, key in ((message, "thinking"), (data, "thinking")):
+        if isinstance(source.get(key), str) and source[key]:
+            events.append({"type": "reasoning", "text": source[key]})
+    for source, key in ((message, "content"), (data, "response")):
+        if isinstance(source.get(key), str) and source[key]:
+            events.append({"type": "text", "text": source[key]})
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         call_id = str(call.get("id") or f"call_{calls}")

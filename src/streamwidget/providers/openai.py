@@ -1,14 +1,18 @@
 """OpenAI-compatible chat completions over SSE (OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter).
 
-Wire → events:
+Wire → events (the full table is in docs/providers.md):
 
-- ``choices[0].delta.content`` → ``text``; ``delta.reasoning_content`` / ``delta.reasoning``
-  (vLLM, llama.cpp, OpenRouter) → ``reasoning``.
+- ``choices[0].delta.content`` → ``text`` (a list of typed parts: ``text`` → ``text``,
+  ``thinking`` → ``reasoning``); ``delta.reasoning_content`` / ``delta.reasoning`` (vLLM,
+  llama.cpp, OpenRouter, Groq) → ``reasoning``; ``delta.refusal`` → ``text``.
 - ``delta.tool_calls`` fragments are merged by ``index``; a fragment whose ``id`` differs from
   the call already at that index starts a new call (servers that reuse index 0 for parallel
   calls). Calls end (``tool_call_end``) at ``finish_reason`` or ``[DONE]``.
 - ``usage`` (sent with ``stream_options.include_usage``) → one ``usage`` event before
-  ``finish``; ``data: [DONE]`` is the terminal marker; an ``error`` object ends the stream.
+  ``finish``; ``data: [DONE]`` is the terminal marker; an error object (nested, or vLLM's flat
+  ``{"object": "error"}``) ends the stream, after the usage so far.
+- Delta and chunk fields this module does not know, and content parts of unknown types,
+  become ``unknown`` events when they carry a value: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -18,21 +22,53 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import Event
+from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
-from .errors import SHAPE_ERRORS, WireFailure, error_text, kind_for_code, unexpected
+from .errors import (
+    SHAPE_ERRORS,
+    WireFailure,
+    error_text,
+    kind_for_code,
+    unexpected,
+)
+from .history import normalize
 from .http import HTTPProvider, WireStream
 from .secrets import resolve_key
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "tools"})
 _FINISH = {"function_call": "tool_calls"}
+#: Chunk and delta fields that carry nothing to show (metadata), or that are read.
+_CHUNK_KNOWN = frozenset(
+    {
+        "id", "object", "created", "model", "system_fingerprint", "choices", "usage",
+        "service_tier", "provider", "x_groq", "obfuscation", "prompt_filter_results",
+        "native_finish_reason", "x_vercel", "nvext", "metadata", "timings",
+    }
+)  # fmt: skip
+_DELTA_KNOWN = frozenset(
+    {
+        "role", "content", "reasoning_content", "reasoning", "refusal", "tool_calls",
+        "function_call", "index", "name", "reasoning_details", "annotations", "audio",
+    }
+)  # fmt: skip
+
+
+def _part_text(value: Any) -> str:
+    """The text of a part's value: a string, or a list of ``{"type": "text"}`` parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            p["text"] for p in value if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
 
 
 def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Provider-neutral messages → chat completions messages."""
+    """Messages (any shape :func:`.history.normalize` accepts) → chat completions messages."""
     out: list[dict[str, Any]] = []
-    for m in messages:
+    for m in normalize(messages):
         role = m.get("role")
         if role == "tool":
             content = m.get("content", "")
@@ -113,33 +149,85 @@ class ChunkFolder:
         self.by_index: dict[int, _Call] = {}
         self.finish_reason: str | None = None
         self.usage: Event | None = None
+        self.reported: dict[tuple[str, str], Any] = {}
 
     def feed(self, chunk: Any) -> list[Event]:
         if not isinstance(chunk, dict):
             raise WireFailure(f"expected a JSON object in the stream, got {chunk!r:.200}")
-        if chunk.get("error"):
-            code, message = error_text(chunk)
-            return [{"type": "error", "kind": kind_for_code(code), "message": message or "error"}]
         if isinstance(chunk.get("usage"), dict):
             self.usage = usage_event(chunk["usage"]) or self.usage
-        events: list[Event] = []
+        if chunk.get("error") or chunk.get("object") == "error" or chunk.get("type") == "error":
+            return self._error(chunk)
+        events = self._unknown_fields(chunk, _CHUNK_KNOWN, "chunk field")
         choices = chunk.get("choices") or []
         choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
         if choice is None:
             return events
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") or choice.get("message") or {}
+        events += self._unknown_fields(delta, _DELTA_KNOWN, "delta field")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.append({"type": "reasoning", "text": reasoning})
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            events.append({"type": "text", "text": content})
-        for position, fragment in enumerate(delta.get("tool_calls") or []):
+        events += self._content(delta.get("content"))
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:  # shown as the reply's text
+            events.append({"type": "text", "text": refusal})
+        fragments = list(delta.get("tool_calls") or [])
+        if isinstance(delta.get("function_call"), dict):  # the pre-tools shape: one call
+            fragments.append({"index": 0, "function": delta["function_call"]})
+        for position, fragment in enumerate(fragments):
             events += self._tool_fragment(position, fragment)
         if choice.get("finish_reason"):
             reason = str(choice["finish_reason"])
             self.finish_reason = _FINISH.get(reason, reason)
             events += self._end_calls()
+        return events
+
+    def _error(self, chunk: dict[str, Any]) -> list[Event]:
+        """An error object in the stream (OpenAI's nested one, or vLLM's flat
+        ``{"object": "error", "message", "code"}``): the usage so far, then the error."""
+        if chunk.get("error"):
+            code, message = error_text(chunk)
+        else:
+            code = chunk.get("code") or chunk.get("type")
+            message = str(chunk.get("message") or json.dumps(chunk)[:500])
+        kind = kind_for_code(code) if code not in (None, "error") else "server"
+        events: list[Event] = [self.usage] if self.usage else []
+        self.usage = None
+        events.append({"type": "error", "kind": kind, "message": message or "error"})
+        return events
+
+    def _content(self, content: Any) -> list[Event]:
+        """``delta.content``: a string, or a list of typed parts (Mistral's ``text`` and
+        ``thinking`` parts); parts of other types become ``unknown`` events."""
+        if isinstance(content, str):
+            return [{"type": "text", "text": content}] if content else []
+        if not isinstance(content, list):
+            return [] if content is None else [unknown("openai", content, "content is not text")]
+        events: list[Event] = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                if part["text"]:
+                    events.append({"type": "text", "text": part["text"]})
+            elif kind == "thinking":
+                text = _part_text(part.get("thinking"))
+                if text:
+                    events.append({"type": "reasoning", "text": text})
+            else:
+                events.append(unknown("openai", part, f"unknown content part type {kind!r}"))
+        return events
+
+    def _unknown_fields(self, obj: dict[str, Any], known: frozenset[str], what: str) -> list[Event]:
+        """Fields outside ``known`` that carry something, once per distinct value."""
+        events: list[Event] = []
+        for key, value in obj.items():
+            if key in known or value in (None, "", [], {}, False):
+                continue
+            if self.reported.get((what, key)) == value:
+                continue
+            self.reported[(what, key)] = value
+            events.append(unknown("openai", {key: value}, f"unknown {what} {key!r}"))
         return events
 
     def done(self) -> list[Event]:

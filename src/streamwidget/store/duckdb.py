@@ -19,7 +19,7 @@ import duckdb
 
 from ..document import Document
 from .backend import EndOrphan, Unsubscribe
-from .duckdb_schema import SCHEMA_SQL, UPGRADE_SQL
+from .duckdb_schema import ADDED_COLUMNS, SCHEMA_SQL
 from .lease import Lease, LeaseTimeout
 from .rows import (
     UPDATE_COLUMNS,
@@ -44,7 +44,7 @@ _INSERT_EVENT_COLUMNS = (
     "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])"
 )
-_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $11"
+_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $12"
 
 
 class DuckDBBackend:
@@ -68,12 +68,18 @@ class DuckDBBackend:
         try:
             with self._cursor() as cur:
                 cur.execute(SCHEMA_SQL)
+                present = {
+                    name
+                    for (name,) in cur.execute(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_name = 'streams'"
+                    ).fetchall()
+                }
+                if {"status", "content", "owner_pid"} <= present:  # a store, not a foreign file
+                    for name, sql_type in ADDED_COLUMNS:
+                        if name not in present:
+                            cur.execute(f"ALTER TABLE streams ADD COLUMN {name} {sql_type}")
                 cur.execute(f"{DOCUMENT} LIMIT 0", [""])  # a file that is not a store fails here
-                if not cur.execute(
-                    "SELECT 1 FROM information_schema.columns WHERE table_name = 'streams'"
-                    " AND column_name = 'recording_sha256'"
-                ).fetchall():
-                    cur.execute(UPGRADE_SQL)
         except duckdb.Error as exc:
             self.lease.close()  # a failed open must not keep the file locked for other kernels
             raise self._open_error(exc) from None

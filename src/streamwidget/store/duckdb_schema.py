@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS streams (
     tool_calls JSON DEFAULT '[]',
     error JSON,
     usage JSON,
+    warnings JSON,                   -- what the parser could not place (unknown events)
     finish_reason VARCHAR,
     model VARCHAR,
     provider VARCHAR,
@@ -54,5 +55,6 @@ CREATE TABLE IF NOT EXISTS store_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 """
 
-#: Files written before ``recording_sha256`` was part of the schema get it when opened.
-UPGRADE_SQL = "ALTER TABLE streams ADD COLUMN IF NOT EXISTS recording_sha256 VARCHAR;"
+#: Columns added to ``streams`` after the first release (name, type): a store file made before
+#: gets each one that is missing when it is opened.
+ADDED_COLUMNS = (("recording_sha256", "VARCHAR"), ("warnings", "JSON"))

@@ -59,7 +59,7 @@ _INSERT_EVENTS = (
     "INSERT INTO events (stream_id, seq, t, type, payload) SELECT * FROM"
     " unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[])"
 )
-_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $11"
+_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $12"
 
 
 def default_user() -> str:

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS streams (
     tool_calls text DEFAULT '[]',
     error text,
     usage text,
+    warnings text,
     finish_reason text,
     model text,
     provider text,
@@ -123,6 +124,7 @@ def install_schema(conn: psycopg.Connection) -> None:
     """Create the tables and policies if they are missing (idempotent; one creator at a
     time). A role that may not create tables can still use a store an admin set up."""
     if conn.execute("SELECT to_regclass('shares') IS NOT NULL").fetchall()[0][0]:
+        _add_missing_columns(conn)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('streamwidget schema'))")
@@ -130,3 +132,22 @@ def install_schema(conn: psycopg.Connection) -> None:
             return
         conn.execute(SCHEMA_SQL)
         conn.execute(_security_sql())
+
+
+#: Columns added to ``streams`` after the first release (name, type): a store made before gets
+#: each one that is missing (adding a column needs the tables' owner).
+ADDED_COLUMNS = (("warnings", "text"),)
+
+
+def _add_missing_columns(conn: psycopg.Connection) -> None:
+    present = {
+        name
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'streams'"
+        ).fetchall()
+    }
+    missing = [(name, sql_type) for name, sql_type in ADDED_COLUMNS if name not in present]
+    if missing:
+        with conn.transaction():
+            for name, sql_type in missing:
+                conn.execute(f"ALTER TABLE streams ADD COLUMN IF NOT EXISTS {name} {sql_type}")

@@ -64,21 +64,22 @@ class DocumentUpdate(NamedTuple):
     first_token_t: float | None
     last_t: float
     version: int
+    warnings: str | None  # JSON, None while there are none
     stream_id: str
     text_length: int  # after this update (not a column: the core's bookkeeping)
     reasoning_length: int
 
     def sql_params(self) -> list[Any]:
         """The parameters of :data:`UPDATE_SQL`'s placeholders, in order."""
-        return list(self[:11])
+        return list(self[:12])
 
 
 #: Appends only the new text: rewriting the whole text per batch would make the log of the
-#: database grow with the square of the reply length. ``$11`` is the stream id.
+#: database grow with the square of the reply length. ``$12`` is the stream id.
 UPDATE_COLUMNS = (
     "status = $1, content = content || $2, reasoning = reasoning || $3, tool_calls = $4,"
     " error = $5, usage = $6, finish_reason = $7, first_token_t = $8, last_t = $9,"
-    " version = $10, updated_at = now()"
+    " version = $10, warnings = $11, updated_at = now()"
 )
 
 
@@ -119,6 +120,7 @@ STREAM_COLUMNS = (
     "version",
     "first_token_t",
     "last_t",
+    "warnings",
 )
 
 
@@ -139,6 +141,7 @@ def document_from_row(row: tuple[Any, ...]) -> Document:
         version=r["version"] or 0,
         first_token_t=r["first_token_t"],
         last_t=r["last_t"] or 0.0,
+        warnings=json.loads(r["warnings"]) if r["warnings"] else None,
     )
 
 
@@ -155,6 +158,7 @@ def document_update(document: Document, since_text: int, since_reasoning: int) -
         document.first_token_t,
         document.last_t,
         document.version,
+        to_json(document.warnings) if document.warnings else None,
         document.stream_id,
         document.text_length,
         document.reasoning_length,
@@ -238,6 +242,7 @@ def imported_stream(recording: Recording, stream_id: str, owner: Owner) -> Impor
         "first_token_t": doc.first_token_t,
         "last_t": doc.last_t,
         "version": doc.version,
+        "warnings": to_json(doc.warnings) if doc.warnings else None,
         "owner_pid": owner[0],
         "owner_host": owner[1],
         "owner_started": owner[2],

@@ -177,6 +177,7 @@ class StreamView(anywidget.AnyWidget):
                 "first_token_t": document.first_token_t,
                 "last_t": document.last_t,
                 "version": document.version,
+                "warnings": list(document.warnings),
                 # what the front end should have once all deltas arrived (UTF-16 units)
                 "text_length": self._offsets["text"],
                 "reasoning_length": self._offsets["reasoning"],
