@@ -1,8 +1,8 @@
-"""Reading history messages whatever shape they come in (ours, OpenAI chat, Anthropic blocks).
+"""History messages, whatever shape they come in, in the shape of the Responses and Gemini wires.
 
-The providers written against the Responses and Gemini wires take their history from here, so
-an assistant turn may carry its tool calls as ours (``{"id", "name", "arguments": dict}``) or
-as OpenAI's (``{"id", "type": "function", "function": {"name", "arguments": "json"}}``).
+An assistant turn may carry its tool calls as ours (``{"id", "name", "arguments": dict}``) or
+as OpenAI's (``{"id", "type": "function", "function": {"name", "arguments": "json"}}``);
+content may be a string or a list of text parts.
 """
 
 from __future__ import annotations
@@ -46,4 +46,73 @@ def result_text(content: Any) -> str:
     return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
 
 
-__all__ = ["call_parts", "result_text", "text_of"]
+def to_responses_input(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """History messages → ``(instructions, input items)`` of the Responses API."""
+    system: list[str] = []
+    items: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.get("role")
+        if role == "system" or role == "developer":
+            system.append(text_of(m.get("content")))
+        elif role == "tool":
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": m.get("tool_call_id") or m.get("id") or "",
+                    "output": result_text(m.get("content", "")),
+                }
+            )
+        else:
+            text = text_of(m.get("content"))
+            if text or role != "assistant":
+                items.append({"role": role, "content": text})
+            for call in m.get("tool_calls") or []:
+                call_id, name, args = call_parts(call)
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call_id,
+                        "name": name,
+                        "arguments": json.dumps(args),
+                    }
+                )
+    return "\n\n".join(s for s in system if s), items
+
+
+def to_gemini_contents(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """History messages → ``(system instruction, contents)``; turns of one role merge."""
+    system: list[str] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+
+    def push(role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+
+    for m in messages:
+        role = m.get("role")
+        if role in ("system", "developer"):
+            system.append(text_of(m.get("content")))
+        elif role == "tool":
+            call_id = str(m.get("tool_call_id") or "")
+            name = m.get("name") or names.get(call_id, "")
+            response = {"name": name, "response": {"result": result_text(m.get("content", ""))}}
+            if call_id and not call_id.startswith("call_"):
+                response["id"] = call_id
+            push("user", [{"functionResponse": response}])
+        else:
+            text = text_of(m.get("content"))
+            parts: list[dict[str, Any]] = [{"text": text}] if text else []
+            for call in m.get("tool_calls") or [] if role == "assistant" else []:
+                call_id, name, args = call_parts(call)
+                names[call_id] = name
+                parts.append({"functionCall": {"name": name, "args": args}})
+            push("model" if role == "assistant" else "user", parts)
+    return "\n\n".join(s for s in system if s), contents
+
+
+__all__ = ["call_parts", "result_text", "text_of", "to_gemini_contents", "to_responses_input"]
