@@ -17,7 +17,8 @@ is not a provider, so ``"openai:meta-llama/Llama-3"`` keeps its slash.
 
 Keyword arguments go to the provider (``base_url=``, ``api_key=``, ``stall_timeout=``,
 ``deadline=``, ``max_retries=``, ``record_wire=``...; ``speed=`` for replay). A dict spec
-``{"provider": "openai", "model": "...", **kwargs}`` and a ready :class:`Provider` work too.
+``{"provider": "openai", "model": "...", **kwargs}`` and a ready :class:`Provider` work too,
+and so does a stream an SDK already opened (see :mod:`.sdk`; ``model=`` names its model).
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ def resolve_model(spec: str | dict[str, Any] | Provider, **kwargs: Any) -> Provi
             if kwargs:
                 raise TypeError(f"options {sorted(kwargs)} cannot apply to a ready provider")
             return spec
-        raise TypeError(f"a model is a 'prefix:model' string or a Provider, got {spec!r}")
+        if hasattr(spec, "__aiter__") or hasattr(spec, "__iter__"):
+            from .sdk import SDKStreamProvider
+
+            return SDKStreamProvider(spec, **kwargs)
+        raise TypeError(
+            f"a model is a 'prefix:model' string, a Provider or an SDK stream, got {spec!r}"
+        )
     prefix, sep, rest = _split(spec)
     if not sep or not rest:
         raise ValueError(
