@@ -173,3 +173,14 @@ def test_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     p = resolve_model("gemini:gemini-2.5-flash")
     assert (p.name, p.model, p._api_key) == ("gemini", "gemini-2.5-flash", "AIza-gemini")
     assert "AIza" not in repr(p)
+
+
+def test_the_key_never_reaches_events_wire_or_description() -> None:
+    key = "AIza-test-000"
+    echo = body(part(text=f"your key is {key}"), part(finish="STOP", text=""))
+    events, seen = run(echo, record_wire=True)
+    p = GeminiProvider("m", api_key=key)
+    assert seen[0].headers["x-goog-api-key"] == key and key not in str(seen[0].url)
+    assert key not in json.dumps(events) and key not in json.dumps(p.describe(ChatRequest()))
+    assert any(e["type"] == "wire" and "***" in e["data"] for e in events)
+    assert Document.from_events(events).text == "your key is ***"

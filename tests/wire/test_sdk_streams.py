@@ -211,3 +211,22 @@ def test_an_sdk_failure_mid_stream_keeps_the_text(tmp_path: Path) -> None:
     with Store(tmp_path / "s.duckdb") as store:
         doc = start(chunks(), store=store).wait(30)
     assert (doc.status, doc.text, doc.error["kind"]) == ("error", "partial", "overloaded")
+
+
+def test_helper_events_never_reach_the_wire_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK helpers' own events (Anthropic's ``text`` with its snapshot, OpenAI's
+    ``content.delta``) repeat what the raw chunks carry: fed to a folder they would count
+    twice, or show as unknown events once folders flag every type they do not know."""
+    from streamwidget.providers import sdk
+
+    def refuse(self: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
+        raise AssertionError(f"fed {data['type']}")
+
+    monkeypatch.setattr(sdk.AnthropicFolder, "feed", refuse)
+    monkeypatch.setattr(sdk.ChunkFolder, "feed", refuse)
+    anthropic_wire = sdk.detect({"type": "text", "text": "x", "snapshot": "x"})
+    assert anthropic_wire is not None and anthropic_wire.name == "anthropic"
+    for kind in ("text", "input_json", "thinking", "signature", "citation"):
+        assert anthropic_wire.feed({"type": kind}) == []
+    chat = sdk.detect({"type": "chunk", "chunk": {"choices": []}})
+    assert chat is not None and chat.feed({"type": "content.delta", "delta": "x"}) == []
