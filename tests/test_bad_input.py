@@ -387,12 +387,17 @@ def test_one_5_mb_event_and_its_recording_round_trip(tmp_path):
     ("spec", "error", "words"),
     [
         ("", ValueError, "needs a prefix"),
-        ("gpt-4o", ValueError, "needs a prefix: one of openai:, anthropic:, ollama:, replay:"),
+        (
+            "gpt-4o",
+            ValueError,
+            "needs a prefix: one of openai:, openai-responses:, anthropic:, gemini:, ollama:,"
+            " replay:",
+        ),
         ("openai:", ValueError, "needs a prefix"),
-        ("gemini:pro", ValueError, "unknown model prefix 'gemini'"),
+        ("mistral:large", ValueError, "unknown model prefix 'mistral'"),
         (":model", ValueError, "unknown model prefix ''"),
-        (42, TypeError, "'prefix:model' string or a Provider"),
-        (None, TypeError, "'prefix:model' string or a Provider"),
+        (42, TypeError, "'prefix:model' string, a Provider or an SDK stream"),
+        (None, TypeError, "'prefix:model' string, a Provider or an SDK stream"),
         ({"model": "x"}, ValueError, "needs 'provider' and 'model'"),
         ("replay:no-such-recording", RecordingError, "no bundled recording named"),
         ("openai:gpt-4o@ftp://x", MissingAPIKeyError, "OPENAI_API_KEY"),
@@ -459,7 +464,7 @@ def test_a_store_on_a_read_only_file_system_says_to_choose_a_writable_place():
 
 def test_a_bad_default_store_path_leaves_import_working_and_errors_each_time(tmp_path, monkeypatch):
     import streamwidget
-    from streamwidget import store as store_module
+    from streamwidget.store import core as store_module
 
     monkeypatch.setenv("STREAMWIDGET_STORE", unwritable_paths(tmp_path)[0])
     monkeypatch.setattr(store_module, "_default", None)

@@ -114,7 +114,7 @@ def test_a_finished_stream_shows_its_final_document_at_once(comms):
 def test_unknown_arguments_are_rejected_clearly():
     with pytest.raises(TypeError, match="unexpected argument.*colour"):
         StreamView("s_x", store=Store(":memory:"), colour="red")
-    with pytest.raises(TypeError, match="needs a StreamHandle or a stream id"):
+    with pytest.raises(TypeError, match="needs a StreamHandle, a stream id or an SDK stream"):
         StreamView(42)
 
 

@@ -33,7 +33,9 @@ _EXPORTS = {
     "export_parquet": "transfer",
     "import_jsonl": "transfer",
     "import_parquet": "transfer",
+    "import_wire": "wire_import",
     "replay": "shortcuts",
+    "reparse": "wire_import",
     "start": "manager",
     "stats": "analytics",
     "tool": "tools",
@@ -80,3 +82,4 @@ if TYPE_CHECKING:
     from .widgets.compare import Compare
     from .widgets.player import Player
     from .widgets.stream_view import StreamView
+    from .wire_import import import_wire, reparse

@@ -7,6 +7,8 @@
     streamwidget replay FILE|NAME|ID     print a stream at its recorded pace (--speed)
     streamwidget export [ID...] -o OUT   to JSONL (a file or a folder) or Parquet
     streamwidget import PATH...          JSONL recordings or a Parquet export
+    streamwidget import --wire W FILE    a raw body captured with curl -N (W: openai, ...)
+    streamwidget reparse ID              re-parse a record_wire stream with today's parsers
     streamwidget stats [--by model]      the analytics views
     streamwidget demo                    JupyterLab on the demo notebooks
 
@@ -303,6 +305,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from .transfer import BadLinesError, import_paths
 
+    if args.wire:
+        return _import_wire(args)
+
     progress = Progress(args.progress or sys.stderr.isatty())
     with _open_store(args) as store:
         try:
@@ -326,6 +331,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     for sid in result.imported:
         print(f"  {sid}")
+    return 0
+
+
+def _import_wire(args: argparse.Namespace) -> int:
+    from .wire_import import import_wire
+
+    with _open_store(args) as store:
+        for path in args.paths:
+            sid = import_wire(path, args.wire, store=store, model=args.model, pace=args.pace)
+            doc = store.get(sid)
+            calls = len(doc.tool_calls)
+            print(f"{sid}  {doc.status}  {doc.text_length} chars, {calls} tool calls  {path}")
+    return 0
+
+
+def cmd_reparse(args: argparse.Namespace) -> int:
+    from .wire_import import reparse
+
+    with _open_store(args) as store:
+        old_id = _resolve_id(store, args.id)
+        new_id = reparse(old_id, store=store)
+        old, new = store.get(old_id), store.get(new_id)
+    rows = [
+        [label, d.stream_id, d.status, d.finish_reason or "-", d.text_length, len(d.tool_calls)]
+        for label, d in (("old", old), ("new", new))
+    ]
+    print(table(rows, ["", "id", "status", "finish", ">chars", ">tools"]))
+    same = old.content_equal(new)
+    print("same document" if same else f"documents differ: sw.Compare({old_id!r}, {new_id!r})")
     return 0
 
 
@@ -475,12 +509,17 @@ def parser() -> argparse.ArgumentParser:
         help="a pattern to redact instead of the defaults (repeatable)",
     )
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
-    p = add("import", "import JSONL recordings or a Parquet export", cmd_import)
+    p = add("import", "import JSONL recordings, a Parquet export, or raw wire bodies", cmd_import)
     p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--wire", choices=["openai", "anthropic", "ollama", "responses", "gemini"])
+    p.add_argument("--model", default="unknown", help="with --wire: the model to record")
+    p.add_argument("--pace", type=float, default=0.0, help="with --wire: seconds per event")
     p.add_argument(
         "--skip-bad", action="store_true", help="import the good lines of files with bad lines"
     )
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
+    p = add("reparse", "re-parse a stream recorded with record_wire=True", cmd_reparse)
+    p.add_argument("id", help="stream id (or a unique prefix)")
     p = add("stats", "metrics per stream, model or tool call", cmd_stats)
     p.add_argument("--by", choices=["stream", "model", "tool"], default="stream")
     p.add_argument("--stall-threshold", type=float, default=0.5, metavar="SECONDS")

@@ -250,6 +250,14 @@ class Document:
             "warnings": list(self.warnings),
         }
 
+    def to_messages(self, format: str = "openai") -> list[dict[str, Any]]:
+        """This reply as history messages (``"openai"`` or ``"anthropic"`` format), tool calls
+        and results included; see :mod:`streamwidget.messages` (which also takes a stream's
+        events, and then splits a multi-step reply into its steps exactly)."""
+        from .messages import to_messages
+
+        return to_messages(self, format)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Document) and self.to_dict() == other.to_dict()
 

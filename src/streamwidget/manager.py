@@ -122,7 +122,7 @@ def as_request(request: ChatRequest | str | list[dict[str, Any]] | None) -> Chat
 
 
 def start(
-    provider: Provider | str,
+    provider: Provider | str | Any,
     *,
     request: ChatRequest | str | list[dict[str, Any]] | None = None,
     store: Store | None = None,
@@ -143,7 +143,7 @@ def start(
 
     ``request`` is a :class:`ChatRequest`, a list of messages, or a string (one user message).
     """
-    if isinstance(provider, str):  # a model string such as "openai:gpt-4o-mini"
+    if not isinstance(provider, Provider):  # "openai:gpt-4o-mini", or an SDK's stream
         from .providers.models import resolve_model
 
         provider = resolve_model(provider)

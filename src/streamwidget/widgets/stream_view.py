@@ -27,7 +27,7 @@ import traitlets
 
 from ..document import Document
 from ..events import TEXT_FIELDS
-from ..manager import StreamHandle
+from ..manager import StreamHandle, start
 from ..store import Change, Store, default_store
 from . import static
 
@@ -51,7 +51,8 @@ def utf16_len(text: str) -> int:
 
 
 class StreamView(anywidget.AnyWidget):
-    """Shows one stream (a :class:`StreamHandle` or a stream id in ``store``) as it grows."""
+    """Shows one stream (a :class:`StreamHandle`, a stream id in ``store``, or a stream an SDK
+    opened, which it starts) as it grows."""
 
     _esm = front_end("stream_view.js")
     _css = STATIC / "stream_view.css" if (STATIC / "stream_view.css").exists() else ""
@@ -67,7 +68,7 @@ class StreamView(anywidget.AnyWidget):
 
     def __init__(
         self,
-        stream: StreamHandle | str,
+        stream: StreamHandle | str | Any,
         *,
         store: Store | None = None,
         frame_interval: float = 1 / 30,
@@ -83,6 +84,10 @@ class StreamView(anywidget.AnyWidget):
                 f"StreamView() got unexpected argument(s): {', '.join(sorted(unknown))}"
                 "; expected stream, store=, frame_interval=, static_fallback=, layout="
             )
+        if not isinstance(stream, (StreamHandle, str)) and (
+            hasattr(stream, "__iter__") or hasattr(stream, "__aiter__")
+        ):  # a stream an SDK opened (providers/sdk.py): start streaming it
+            stream = start(stream, store=store)
         #: The running stream when the view was made from a handle (``await view.handle``).
         self.handle = stream if isinstance(stream, StreamHandle) else None
         if isinstance(stream, StreamHandle):
@@ -91,7 +96,8 @@ class StreamView(anywidget.AnyWidget):
             store, stream_id = store or default_store(), stream
         else:
             raise TypeError(
-                f"StreamView() needs a StreamHandle or a stream id, got {type(stream).__name__}"
+                f"StreamView() needs a StreamHandle, a stream id or an SDK stream, got "
+                f"{type(stream).__name__}"
             )
         super().__init__(stream_id=stream_id, **kwargs)
         self.store = store

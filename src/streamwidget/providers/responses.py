@@ -1,0 +1,127 @@
+"""OpenAI Responses API (``POST /v1/responses`` with ``stream: true``) over SSE.
+
+Model string: ``"openai-responses:gpt-5"`` (key from ``OPENAI_API_KEY``). Wire → events:
+
+- ``response.output_text.delta`` → ``text``; ``response.refusal.delta`` → ``text`` too, and the
+  reply finishes with reason ``content_filter``. Separate message items are joined by a blank
+  line. A message item that ends without having streamed deltas gives its text at
+  ``response.output_item.done``.
+- ``response.reasoning_summary_text.delta`` and ``response.reasoning_text.delta`` →
+  ``reasoning`` (summary parts and reasoning items are separated by a blank line).
+- ``function_call`` items → ``tool_call_start`` (id = the item's ``call_id``),
+  ``response.function_call_arguments.delta`` → ``tool_call_delta``, item done →
+  ``tool_call_end``. These are the app's tools: the manager runs them.
+- Built-in tools the *server* runs (``web_search_call``, ``file_search_call``,
+  ``code_interpreter_call``, ``image_generation_call``, ``mcp_call``) → ``tool_call_start``
+  with ``"server": true`` when the item is added, then at its end ``tool_call_end`` (what was
+  asked: the query, the code) and ``tool_result`` with ``"server": true`` (sources, outputs).
+  They are never run locally and cause no further request.
+- ``response.output_text.annotation.added`` → ``citation`` (a type views may skip).
+- ``response.completed`` → ``usage`` + ``finish`` (``tool_calls`` if the model called a
+  function); ``response.incomplete`` → ``finish`` with ``length`` / ``content_filter``;
+  ``response.failed`` and ``error`` → ``error``. One of these is the terminal marker.
+- Any other event type, and output items of a type not listed, become ``unknown`` events
+  holding the raw JSON (a document warning), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..events import Event
+from .base import ChatRequest
+from .errors import SHAPE_ERRORS, WireFailure, unexpected
+from .history_wires import to_responses_input
+from .http import HTTPProvider, WireStream
+from .openai import OPENAI_BASE_URL
+from .responses_fold import ResponsesFolder
+from .secrets import resolve_key
+
+_RESERVED = frozenset({"model", "input", "stream", "tools", "instructions"})
+
+
+class OpenAIResponsesProvider(HTTPProvider):
+    """The OpenAI Responses API. Keys as for :class:`~.openai.OpenAIProvider` (default base
+    URL: ``OPENAI_API_KEY``; a custom ``base_url`` needs none unless given). ``server_tools``
+    are built-in tool specs sent as they are, e.g. ``[{"type": "web_search"}]``;
+    ``reasoning`` (e.g. ``{"effort": "low", "summary": "auto"}``) goes in the request."""
+
+    name = "openai-responses"
+    default_base_url = OPENAI_BASE_URL
+    path = "/responses"
+    terminal_marker = "a response.completed event"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        server_tools: list[dict[str, Any]] | None = None,
+        reasoning: dict[str, Any] | None = None,
+        **http: Any,
+    ) -> None:
+        custom = base_url is not None and base_url.rstrip("/") != OPENAI_BASE_URL
+        env = api_key_env or (None if custom else "OPENAI_API_KEY")
+        key = resolve_key(api_key, env, "OpenAI" if not custom else f"the server at {base_url}")
+        super().__init__(model, base_url=base_url, api_key=key, **http)
+        self.server_tools = list(server_tools or [])
+        self.reasoning = reasoning
+
+    def _headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        instructions, items = to_responses_input(request.messages)
+        body: dict[str, Any] = {"model": self.model, "input": items, "stream": True}
+        if instructions:
+            body["instructions"] = instructions
+        tools = [
+            {
+                "type": "function",
+                "name": t["name"],
+                "description": t.get("description", ""),
+                "parameters": t.get("parameters") or {"type": "object", "properties": {}},
+            }
+            for t in request.tools
+        ] + self.server_tools
+        if tools:
+            body["tools"] = tools
+        if self.reasoning:
+            body["reasoning"] = self.reasoning
+        for key, value in request.options.items():
+            if key == "max_tokens":
+                body["max_output_tokens"] = value
+            elif key not in _RESERVED and key != "seed":
+                body[key] = value
+        return body
+
+    async def parse(self, wire: WireStream) -> AsyncIterator[Event]:
+        folder = ResponsesFolder()
+        async for sse in wire.sse():
+            data_text = sse.data.strip()
+            if not data_text or data_text == "[DONE]":
+                continue
+            try:
+                data = json.loads(data_text)
+            except ValueError:
+                raise WireFailure(
+                    f"malformed JSON in the event stream: {data_text[:200]!r}"
+                ) from None
+            if not isinstance(data, dict):
+                raise WireFailure(f"expected a JSON object in the stream, got {data_text[:200]!r}")
+            data.setdefault("type", sse.event)
+            try:
+                events = folder.feed(data)
+            except SHAPE_ERRORS:
+                raise unexpected(data_text) from None
+            for event in events:
+                yield event
+            if folder.ended:
+                return
+
+
+__all__ = ["OpenAIResponsesProvider", "ResponsesFolder"]
