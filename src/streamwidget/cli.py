@@ -6,7 +6,7 @@
     streamwidget show ID                 one stream: metrics, tool calls, error, text
     streamwidget replay FILE|NAME|ID     print a stream at its recorded pace (--speed)
     streamwidget export [ID...] -o OUT   to JSONL (a file or a folder), Parquet or OTLP spans
-    streamwidget import PATH...          JSONL recordings or a Parquet export
+    streamwidget import PATH...          JSONL recordings or a Parquet export (--from llm)
     streamwidget stats [--by model]      the analytics views
     streamwidget demo                    JupyterLab on the demo notebooks
 
@@ -351,9 +351,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     progress = Progress(args.progress or sys.stderr.isatty())
     with _open_store(args) as store:
         try:
-            result = import_paths(
-                args.paths, store=store, skip_bad=args.skip_bad, progress=progress
-            )
+            if args.origin == "llm":
+                from .import_llm import import_llm
+
+                result = import_llm(args.paths, store=store, progress=progress)
+            else:
+                result = import_paths(
+                    args.paths, store=store, skip_bad=args.skip_bad, progress=progress
+                )
         except BadLinesError as exc:
             for problem in exc.problems:
                 print(f"{PROG}: bad line: {problem}", file=sys.stderr)
@@ -520,8 +525,15 @@ def parser() -> argparse.ArgumentParser:
         help="a pattern to redact instead of the defaults (repeatable)",
     )
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
-    p = add("import", "import JSONL recordings or a Parquet export", cmd_import)
+    p = add("import", "import JSONL recordings, a Parquet export or llm's logs", cmd_import)
     p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--from",
+        dest="origin",
+        choices=["streamwidget", "llm"],
+        default="streamwidget",
+        help="llm: PATH is llm's logs.db (`llm logs path`)",
+    )
     p.add_argument(
         "--skip-bad", action="store_true", help="import the good lines of files with bad lines"
     )
