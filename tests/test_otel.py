@@ -259,3 +259,20 @@ def test_cli_writes_a_file_and_sends_to_an_endpoint(tmp_path, capsys):
     assert [s.span_id.hex() for s in received_spans(receiver)] == [span_id(sid), span_id(sid, CALL)]
     assert main(["--store", db, "export", "--format", "otel"]) == 1
     assert "needs -o FILE, --endpoint URL" in capsys.readouterr().err
+
+
+def test_many_spans_go_in_several_posts(store, monkeypatch):
+    import streamwidget.otel as otel
+
+    monkeypatch.setattr(otel, "SPANS_PER_POST", 2)
+    store.import_recording(Recording.bundled("weather-tool-error"))
+    store.import_recording(Recording.bundled("hello"))
+    with Receiver() as receiver:
+        request = sw.export_otel(store, endpoint=receiver.url)
+    assert [len(list(received_spans_of(r))) for r in receiver.requests] == [2, 1]
+    sent = [s.span_id.hex() for r in receiver.requests for s in received_spans_of(r)]
+    assert sent == [s["spanId"] for s in request["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+
+
+def received_spans_of(request):
+    return (span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans)

@@ -53,6 +53,8 @@ SCOPE = "streamwidget"
 SPAN_KIND_INTERNAL, SPAN_KIND_CLIENT = 1, 3
 STATUS_UNSET, STATUS_ERROR = 0, 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Spans per POST to an endpoint (collectors refuse bodies over a few MB by default).
+SPANS_PER_POST = 1000
 _REQUEST_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "seed")
 
 
@@ -335,13 +337,17 @@ def otlp_request(
     stall_threshold: float = STALL_THRESHOLD,
 ) -> dict[str, Any]:
     """An ``ExportTraceServiceRequest`` (OTLP/JSON mapping) holding every stream's spans."""
-    from . import __version__
-
     spans = [
         span
         for recording in recordings
         for span in stream_spans(recording, content=content, stall_threshold=stall_threshold)
     ]
+    return _request(spans, service_name)
+
+
+def _request(spans: list[dict[str, Any]], service_name: str) -> dict[str, Any]:
+    from . import __version__
+
     return {
         "resourceSpans": [
             {
@@ -382,12 +388,17 @@ def export_otel(
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(request, ensure_ascii=False) + "\n", encoding="utf-8")
-    if endpoint is not None:
-        send(request, endpoint, headers=headers, protocol=protocol, timeout=timeout)
+    if endpoint is not None:  # in batches, so a big store is not one huge POST
+        spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        for start in range(0, max(len(spans), 1), SPANS_PER_POST):
+            batch = _request(spans[start : start + SPANS_PER_POST], service_name)
+            send(batch, endpoint, headers=headers, protocol=protocol, timeout=timeout)
     return request
 
 
-def _recordings(source: Any, store: Store | None, conversation: str | None, redact: Redact):
+def _recordings(
+    source: Any, store: Store | None, conversation: str | None, redact: Redact
+) -> list[Recording]:
     """The redacted recordings to export, each with its ``stream_id`` in the header."""
     from .store import Store
     from .transfer import _store, stream_recording
