@@ -175,3 +175,14 @@ def test_cli_import_from_llm(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("imported 0 stream(s), 4 already in the store")
     assert main(["--store", db, "import", "--from", "llm", str(tmp_path / "x.db")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_imported_calls_export_as_traces(logs, store):
+    from streamwidget.otel import export_otel
+
+    result = import_llm(logs, store=store)
+    request = export_otel(result.imported[2], store=store)
+    chat, weather, explode = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert chat["name"] == "chat canned"
+    assert weather["name"] == "execute_tool get_weather" and weather["status"] == {"code": 0}
+    assert explode["parentSpanId"] == chat["spanId"] and explode["status"]["code"] == 2

@@ -196,7 +196,7 @@ def _chat_attributes(recording: Recording, doc: Document, sid: str) -> dict[str,
         "gen_ai.usage.input_tokens": _int(usage.get("input_tokens")),
         "gen_ai.usage.output_tokens": _int(usage.get("output_tokens")),
         "gen_ai.response.finish_reasons": [doc.finish_reason] if doc.finish_reason else None,
-        "gen_ai.response.time_to_first_chunk": float(first_chunk) if first_chunk else None,
+        "gen_ai.response.time_to_first_chunk": None if first_chunk is None else float(first_chunk),
         "error.type": _error_type(doc),
         "streamwidget.stream.id": sid,
         "streamwidget.status": doc.status,
@@ -370,6 +370,7 @@ def export_otel(
     headers: Mapping[str, str] | None = None,
     protocol: str = "json",
     service_name: str = "streamwidget",
+    stall_threshold: float = STALL_THRESHOLD,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Export streams as OpenTelemetry GenAI spans; return the OTLP/JSON request.
@@ -383,7 +384,9 @@ def export_otel(
     ``OTEL_EXPORTER_OTLP_HEADERS`` environment variable, ``k=v,k2=v2``).
     """
     recordings = _recordings(source, store, conversation, redact)
-    request = otlp_request(recordings, content=content, service_name=service_name)
+    request = otlp_request(
+        recordings, content=content, service_name=service_name, stall_threshold=stall_threshold
+    )
     if path is not None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
