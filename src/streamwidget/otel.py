@@ -38,7 +38,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .document import Document
+from .document import Document, ToolCall
+from .otel_content import content_attributes, json_text
 from .otel_send import OtelExportError, send
 from .recording import Recording
 from .seek import STALL_THRESHOLD
@@ -127,7 +128,7 @@ def stream_spans(
     end_t = doc.last_t
     attrs, status = _chat_attributes(recording, doc, sid), _status(doc)
     if content:
-        attrs.update(_content_attributes(recording, doc))
+        attrs.update(content_attributes(recording, doc))
     model = attrs.get("gen_ai.request.model") or ""
     span = {
         "traceId": trace,
@@ -143,39 +144,42 @@ def stream_spans(
     spans = [span]
     runs = _tool_run_starts(recording.events)
     for call in doc.tool_calls:
-        run_start = runs.get(call.id, call.started_at or 0.0)
-        failed = call.status in ("error", "denied")
-        tool_attrs: dict[str, Any] = {
-            "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": call.name,
-            "gen_ai.tool.call.id": call.id,
-            "gen_ai.tool.type": "function",
-            "error.type": ("tool_denied" if call.status == "denied" else "tool_error")
-            if failed
-            else None,
-            "streamwidget.tool.status": call.status,
-        }
-        if content:
-            tool_attrs["gen_ai.tool.call.arguments"] = call.args_text or None
-            tool_attrs["gen_ai.tool.call.result"] = _json_text(
-                call.error if failed else call.result
-            )
-        spans.append(
-            {
-                "traceId": trace,
-                "spanId": span_id(sid, call.id),
-                "parentSpanId": chat,
-                "name": f"execute_tool {call.name}",
-                "kind": SPAN_KIND_INTERNAL,
-                "startTimeUnixNano": _nanos(start, run_start),
-                "endTimeUnixNano": _nanos(start, call.ended_at if call.ended_at else end_t),
-                "attributes": attributes(tool_attrs),
-                "status": {"code": STATUS_ERROR, "message": call.error or call.status}
-                if failed
-                else {"code": STATUS_UNSET},
-            }
-        )
+        window = (runs.get(call.id, call.started_at or 0.0), call.ended_at or end_t)
+        spans.append(_tool_span(call, sid, start, window, content))
     return spans
+
+
+def _tool_span(
+    call: ToolCall, sid: str, start: int, window: tuple[float, float], content: bool
+) -> dict[str, Any]:
+    """The ``execute_tool`` child span of one tool call, over ``window`` (seconds)."""
+    failed = call.status in ("error", "denied")
+    attrs: dict[str, Any] = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.call.id": call.id,
+        "gen_ai.tool.type": "function",
+        "error.type": ("tool_denied" if call.status == "denied" else "tool_error")
+        if failed
+        else None,
+        "streamwidget.tool.status": call.status,
+    }
+    if content:
+        attrs["gen_ai.tool.call.arguments"] = call.args_text or None
+        attrs["gen_ai.tool.call.result"] = json_text(call.error if failed else call.result)
+    return {
+        "traceId": trace_id(sid),
+        "spanId": span_id(sid, call.id),
+        "parentSpanId": span_id(sid),
+        "name": f"execute_tool {call.name}",
+        "kind": SPAN_KIND_INTERNAL,
+        "startTimeUnixNano": _nanos(start, window[0]),
+        "endTimeUnixNano": _nanos(start, window[1]),
+        "attributes": attributes(attrs),
+        "status": {"code": STATUS_ERROR, "message": call.error or call.status}
+        if failed
+        else {"code": STATUS_UNSET},
+    }
 
 
 def _chat_attributes(recording: Recording, doc: Document, sid: str) -> dict[str, Any]:
@@ -266,55 +270,6 @@ def _tool_run_starts(events: list[dict[str, Any]]) -> dict[str, float]:
         elif kind == "tool_call_end":
             starts.setdefault(call, float(event["t"]))
     return starts
-
-
-def _content_attributes(recording: Recording, doc: Document) -> dict[str, Any]:
-    """``gen_ai.input.messages`` / ``gen_ai.output.messages`` as JSON text (parts format)."""
-    request = recording.header.get("request") or {}
-    inputs = [_message(m) for m in request.get("messages") or [] if isinstance(m, dict)]
-    parts: list[dict[str, Any]] = []
-    if doc.reasoning:
-        parts.append({"type": "reasoning", "content": doc.reasoning})
-    if doc.text:
-        parts.append({"type": "text", "content": doc.text})
-    for call in doc.tool_calls:
-        parts.append(
-            {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
-        )
-    output = {"role": "assistant", "parts": parts}
-    if doc.finish_reason:
-        output["finish_reason"] = doc.finish_reason
-    system = request.get("system")
-    return {
-        "gen_ai.system_instructions": _json_text([{"type": "text", "content": system}])
-        if isinstance(system, str)
-        else None,
-        "gen_ai.input.messages": _json_text(inputs) if inputs else None,
-        "gen_ai.output.messages": _json_text([output]),
-    }
-
-
-def _message(message: dict[str, Any]) -> dict[str, Any]:
-    """A provider message (OpenAI or Anthropic shape) as a role and a list of parts."""
-    body = message.get("content")
-    if isinstance(body, str):
-        parts: list[Any] = [{"type": "text", "content": body}]
-    elif isinstance(body, list):
-        parts = [
-            {"type": "text", "content": p["text"]}
-            if isinstance(p, dict) and isinstance(p.get("text"), str)
-            else {"type": "generic", "content": p}
-            for p in body
-        ]
-    else:
-        parts = []
-    return {"role": str(message.get("role", "user")), "parts": parts}
-
-
-def _json_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _int(value: Any) -> int | None:
