@@ -301,7 +301,7 @@ def otlp_request(
 
 
 def _request(spans: list[dict[str, Any]], service_name: str) -> dict[str, Any]:
-    from . import __version__
+    from ._version import __version__
 
     return {
         "resourceSpans": [
