@@ -165,23 +165,35 @@ class ChunkFolder:
         if choice is None:
             return events
         delta = choice.get("delta") or choice.get("message") or {}
-        events += self._unknown_fields(delta, _DELTA_KNOWN, "delta field")
+        if not delta.keys() <= _DELTA_KNOWN:
+            events += self._unknown_fields(delta, _DELTA_KNOWN, "delta field")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.append({"type": "reasoning", "text": reasoning})
-        events += self._content(delta.get("content"))
+        content = delta.get("content")
+        if type(content) is str:  # the usual case, inline
+            if content:
+                events.append({"type": "text", "text": content})
+        elif content is not None:
+            events += self._content(content)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:  # shown as the reply's text
             events.append({"type": "text", "text": refusal})
-        fragments = list(delta.get("tool_calls") or [])
-        if isinstance(delta.get("function_call"), dict):  # the pre-tools shape: one call
-            fragments.append({"index": 0, "function": delta["function_call"]})
-        for position, fragment in enumerate(fragments):
-            events += self._tool_fragment(position, fragment)
+        if delta.get("tool_calls") or delta.get("function_call"):
+            events += self._tool_fragments(delta)
         if choice.get("finish_reason"):
             reason = str(choice["finish_reason"])
             self.finish_reason = _FINISH.get(reason, reason)
             events += self._end_calls()
+        return events
+
+    def _tool_fragments(self, delta: dict[str, Any]) -> list[Event]:
+        fragments = list(delta.get("tool_calls") or [])
+        if isinstance(delta.get("function_call"), dict):  # the pre-tools shape: one call
+            fragments.append({"index": 0, "function": delta["function_call"]})
+        events: list[Event] = []
+        for position, fragment in enumerate(fragments):
+            events += self._tool_fragment(position, fragment)
         return events
 
     def _error(self, chunk: dict[str, Any]) -> list[Event]:
@@ -221,6 +233,8 @@ class ChunkFolder:
 
     def _unknown_fields(self, obj: dict[str, Any], known: frozenset[str], what: str) -> list[Event]:
         """Fields outside ``known`` that carry something, once per distinct value."""
+        if obj.keys() <= known:  # the usual case, checked in C
+            return []
         events: list[Event] = []
         for key, value in obj.items():
             if key in known or value in (None, "", [], {}, False):
