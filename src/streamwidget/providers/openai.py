@@ -55,6 +55,14 @@ _DELTA_KNOWN = frozenset(
 )  # fmt: skip
 
 
+def _carries(choice: Any) -> bool:
+    """Does a choice carry content (not just a role or an empty string)?"""
+    delta = choice.get("delta") if isinstance(choice, dict) else None
+    if not isinstance(delta, dict):
+        return choice not in (None, {}, [])
+    return any(v not in (None, "", [], {}) for k, v in delta.items() if k != "role")
+
+
 def _part_text(value: Any) -> str:
     """The text of a part's value: a string, or a list of ``{"type": "text"}`` parts."""
     if isinstance(value, str):
@@ -151,6 +159,7 @@ class ChunkFolder:
         self.finish_reason: str | None = None
         self.usage: Event | None = None
         self.reported: dict[tuple[str, str], Any] = {}
+        self.other_choices: set[Any] = set()
 
     def feed(self, chunk: Any) -> list[Event]:
         if not isinstance(chunk, dict):
@@ -162,6 +171,8 @@ class ChunkFolder:
         events = self._unknown_fields(chunk, _CHUNK_KNOWN, "chunk field")
         choices = chunk.get("choices") or []
         choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
+        if len(choices) > 1 or choice is None:
+            events += self._other_choices(choices)
         if choice is None:
             return events
         delta = choice.get("delta") or choice.get("message") or {}
@@ -194,6 +205,19 @@ class ChunkFolder:
         events: list[Event] = []
         for position, fragment in enumerate(fragments):
             events += self._tool_fragment(position, fragment)
+        return events
+
+    def _other_choices(self, choices: list[Any]) -> list[Event]:
+        """Only choice 0 is shown (``n`` > 1): say so once per other choice, with its first
+        delta that carries something."""
+        events: list[Event] = []
+        for c in choices:
+            index = c.get("index", 0) if isinstance(c, dict) else None
+            if index == 0 or index in self.other_choices or not _carries(c):
+                continue
+            self.other_choices.add(index)
+            reason = f"choice {index} is not shown (only choice 0 is)"
+            events.append(unknown("openai", c, reason))
         return events
 
     def _error(self, chunk: dict[str, Any]) -> list[Event]:
