@@ -115,7 +115,11 @@ def inject(case: Case, objects: list[dict[str, Any]], data: st.DataObject) -> An
             (last,) = [o for o in objects if o.get("type") == "message_delta"][-1:]
             last.setdefault("delta", {})[data.draw(names)] = marker
     else:
-        objects[min(at, len(objects) - 2)].setdefault("message", {})[data.draw(names)] = marker
+        line = objects[min(at, len(objects) - 2)]
+        if data.draw(st.booleans()):
+            line.setdefault("message", {})[data.draw(names)] = marker
+        else:
+            line[data.draw(names)] = marker
     return marker
 
 
