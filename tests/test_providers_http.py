@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from streamwidget.providers import errors, http, secrets
+from streamwidget.providers import errors, http, secrets, wire
 from streamwidget.providers.base import ChatRequest
 from streamwidget.providers.openai import OpenAIProvider
 
@@ -360,7 +360,7 @@ def test_deadline_passed_while_the_consumer_was_busy_ends_at_the_next_read() -> 
 
 
 def test_reads_share_one_timer_and_create_no_task_per_chunk() -> None:
-    # a task and a timer per read cost as much as the rest of a chunk (see http._WatchedStream)
+    # a task and a timer per read cost as much as the rest of a chunk (see wire._WatchedStream)
     body = Body([chunk(f"{i} ") for i in range(300)] + OK_BODY)
     p = provider(lambda r: httpx.Response(200, headers=SSE, stream=body), stall_timeout=30)
 
@@ -392,7 +392,7 @@ def test_reads_share_one_timer_and_create_no_task_per_chunk() -> None:
 def test_a_stop_at_the_moment_of_a_stall_still_cancels() -> None:
     body = Body([chunk("one ")], then="hang")
     p = provider(lambda r: httpx.Response(200, headers=SSE, stream=body), stall_timeout=0.2)
-    check = http._WatchedStream._check
+    check = wire._WatchedStream._check
 
     async def run() -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
@@ -403,16 +403,16 @@ def test_a_stop_at_the_moment_of_a_stall_still_cancels() -> None:
 
         task = asyncio.create_task(consume())
 
-        def check_then_stop(self: http._WatchedStream) -> None:
+        def check_then_stop(self: wire._WatchedStream) -> None:
             check(self)
             task.cancel()  # Stop, in the same loop step as the stall timer
 
-        http._WatchedStream._check = check_then_stop  # type: ignore[method-assign]
+        wire._WatchedStream._check = check_then_stop  # type: ignore[method-assign]
         try:
             with pytest.raises(asyncio.CancelledError):
                 await task
         finally:
-            http._WatchedStream._check = check  # type: ignore[method-assign]
+            wire._WatchedStream._check = check  # type: ignore[method-assign]
         return seen
 
     if not hasattr(asyncio.Task, "uncancel"):

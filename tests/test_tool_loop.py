@@ -4,6 +4,8 @@ import asyncio
 import json
 
 from streamwidget import ChatRequest, Store, start
+from streamwidget.providers.replay import ReplayProvider
+from streamwidget.recording import Recording
 from streamwidget.tools import tool
 
 
@@ -238,3 +240,58 @@ async def test_replayed_tool_results_are_never_re_run():
     )
     assert ran == []
     assert doc.content_equal(recording.document())
+
+
+def server_call(call_id, name, arguments, result):
+    start, *rest = call(call_id, name, arguments)
+    done = {"type": "tool_result", "id": call_id, "status": "done", "result": result}
+    return [{**start, "server": True}, *rest, done]
+
+
+async def test_server_calls_are_never_run_and_the_app_calls_are():
+    provider = StepsProvider(
+        [
+            *server_call("srv_1", "web_search", {"query": "x"}, [{"title": "hit"}]),
+            *call("c1", "add", {"a": 2, "b": 3}),
+            {"type": "finish", "reason": "tool_calls"},
+        ],
+        say("5, and the search found a hit."),
+    )
+    doc = await start(provider, request="go", tools=[add], store=Store(":memory:"))
+    assert doc.status == "complete"
+    assert [(c.name, c.status, c.server, c.result) for c in doc.tool_calls] == [
+        ("web_search", "done", True, [{"title": "hit"}]),
+        ("add", "done", False, 5),
+    ]
+    # The second request carries only the app's call and its result.
+    second = provider.requests[1].messages
+    assert [m["tool_calls"] for m in second if m.get("tool_calls")] == [
+        [{"id": "c1", "name": "add", "arguments": {"a": 2, "b": 3}}]
+    ]
+    assert [m["tool_call_id"] for m in second if m["role"] == "tool"] == ["c1"]
+
+
+async def test_a_server_call_without_a_result_is_not_run_either():
+    provider = StepsProvider(
+        [*call("srv_1", "code_execution", {"code": "1"}), {"type": "finish", "reason": "stop"}]
+    )
+    provider.steps[0][0]["server"] = True
+    doc = await start(provider, request="go", tools=[add], store=Store(":memory:"))
+    assert len(provider.requests) == 1
+    assert doc.status == "complete" and doc.tool_calls[0].server
+
+
+async def test_a_reply_left_to_the_caller_replays_to_the_same_document():
+    store = Store(":memory:")
+    provider = StepsProvider(
+        [*call("c1", "lookup", {"q": "x"}), {"type": "finish", "reason": "stop"}]
+    )
+    doc = await start(provider, request="go", store=store)
+    assert (doc.finish_reason, doc.tool_calls[0].status) == ("tool_calls", "pending")
+    events = store.events(doc.stream_id)
+    again = await start(
+        ReplayProvider(Recording.new(provider="scripted", model="m", events=events), speed=0),
+        store=store,
+    )
+    assert again.content_equal(doc)
+    assert len(store.events(again.stream_id)) == len(events)  # no status written twice

@@ -7,6 +7,7 @@ export type ToolStatus =
   | "streaming_args"
   | "pending_approval"
   | "running"
+  | "pending"
   | "done"
   | "error"
   | "denied";
@@ -22,6 +23,8 @@ export interface ToolCall {
   /** Seconds since the request was sent (the recording's clock), not wall time. */
   started_at: number | null;
   ended_at: number | null;
+  /** Run by the provider's server (web search, code execution), not by this kernel. */
+  server?: boolean;
 }
 
 export interface Usage {

@@ -11,6 +11,7 @@ const LABELS: Record<ToolStatus, string> = {
   streaming_args: "preparing",
   pending_approval: "awaiting approval",
   running: "running",
+  pending: "left to the caller",
   done: "done",
   error: "error",
   denied: "denied",
@@ -141,7 +142,8 @@ export class ToolCards {
     const status = LABELS[call.status] ? call.status : "running";
     if (card.root.dataset.status !== status) card.root.dataset.status = status;
     card.chip.dataset.status = status;
-    setText(card.chip, LABELS[status]);
+    setText(card.chip, call.server ? `${LABELS[status]} · server` : LABELS[status]);
+    card.chip.title = call.server ? "run by the provider's server, not here" : "";
     setText(card.root.querySelector(".sw-tool-name")!, call.name || "tool");
     setText(card.summary, summarizeArgs(call.arguments, call.args_text ?? ""));
 

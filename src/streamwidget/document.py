@@ -209,10 +209,9 @@ class Document:
             self.status = "cancelled"
         elif kind == "interrupted":
             self.status = "interrupted"
-        elif kind == "unknown":
-            self.warnings.append(
-                f"{event.get('source', '?')}: {event.get('reason', 'unknown data')}"
-            )
+        elif kind == "unknown":  # replaced, not appended to: copies share the old list
+            warning = f"{event.get('source', '?')}: {event.get('reason', 'unknown data')}"
+            self.warnings = [*self.warnings, warning]
         if self.done:
             self._settle_tools(t)
 

@@ -112,10 +112,17 @@ def inject(case: Case, objects: list[dict[str, Any]], data: st.DataObject) -> An
                 {"type": "content_block_stop", "index": 1000},
             ]
         else:
-            (last,) = [o for o in objects if o.get("type") == "message_delta"][-1:]
-            last.setdefault("delta", {})[data.draw(names)] = marker
+            deltas = [o for o in objects if o.get("type") == "message_delta"]
+            if deltas:
+                deltas[-1].setdefault("delta", {})[data.draw(names)] = marker
+            else:  # a message that arrived whole in message_start has no message_delta
+                objects.insert(at, {"type": data.draw(names), **marker})
     else:
-        objects[min(at, len(objects) - 2)].setdefault("message", {})[data.draw(names)] = marker
+        line = objects[min(at, len(objects) - 2)]
+        if data.draw(st.booleans()):
+            line.setdefault("message", {})[data.draw(names)] = marker
+        else:
+            line[data.draw(names)] = marker
     return marker
 
 

@@ -115,7 +115,7 @@ class _Folder:
     def feed(self, data: dict[str, Any]) -> list[Event]:
         kind = data.get("type")
         if kind == "message_start":
-            self._usage((data.get("message") or {}).get("usage"))
+            return self._message_start(data.get("message") or {})
         elif kind == "content_block_start":
             return self._start(data.get("index"), data.get("content_block") or {})
         elif kind == "content_block_delta":
@@ -137,6 +137,19 @@ class _Folder:
         elif kind != "ping":
             return [unknown("anthropic", data, f"unknown event type {kind!r}")]
         return []
+
+    def _message_start(self, message: dict[str, Any]) -> list[Event]:
+        """Usage; and whole content blocks, when a server sends the message already filled
+        (a step of the server's code execution that only calls the app's tool)."""
+        self._usage(message.get("usage"))
+        if message.get("stop_reason"):
+            self.stop_reason = str(message["stop_reason"])
+        events: list[Event] = []
+        for position, block in enumerate(message.get("content") or []):
+            index = f"message_start.{position}"
+            events += self._start(index, block if isinstance(block, dict) else {"type": None})
+            events += self.feed({"type": "content_block_stop", "index": index})
+        return events
 
     def _message_delta(self, data: dict[str, Any]) -> list[Event]:
         delta = data.get("delta") or {}

@@ -44,6 +44,8 @@ def normalize(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise HistoryError(f"message {position} is not a dict: {message!r:.100}")
         try:
             out.extend(_one(message))
+        except HistoryError as exc:
+            raise HistoryError(f"message {position}: {exc.message}") from None
         except (KeyError, TypeError, AttributeError) as exc:
             raise HistoryError(
                 f"message {position} ({message.get('role')!r}) has an unexpected shape: "

@@ -27,6 +27,14 @@ OLLAMA_BASE_URL = "http://localhost:11434"
 _TOP_LEVEL = frozenset({"think", "keep_alive", "format"})
 _RESERVED = frozenset({"model", "messages", "stream", "tools"})
 _MESSAGE_KNOWN = frozenset({"role", "content", "thinking", "tool_calls", "images", "tool_name"})
+#: Line fields that are read, or carry no content (timings, the model, the context ids).
+_LINE_KNOWN = frozenset(
+    {
+        "model", "created_at", "message", "response", "thinking", "done", "done_reason",
+        "total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
+        "eval_count", "eval_duration", "context", "remote_model", "remote_host", "error",
+    }
+)  # fmt: skip
 
 
 def default_base_url() -> str:
@@ -129,9 +137,14 @@ def _fold_line(data: dict[str, Any], calls: int) -> tuple[list[Event], int]:
         return [{"type": "error", "kind": "server", "message": message or "error"}], calls
     message = data.get("message") or {}
     events: list[Event] = [
-        unknown("ollama", {key: value}, f"unknown message field {key!r}")
-        for key, value in message.items()
-        if key not in _MESSAGE_KNOWN and value not in (None, "", [], {})
+        unknown("ollama", {key: value}, f"unknown {where} field {key!r}")
+        for where, fields, known in (
+            ("line", data, _LINE_KNOWN),
+            ("message", message, _MESSAGE_KNOWN),
+        )
+        if not fields.keys() <= known
+        for key, value in fields.items()
+        if key not in known and value not in (None, "", [], {})
     ]
     # /api/chat puts the reply in ``message``; /api/generate lines carry it at the top level.
     for source, key in ((message, "thinking"), (data, "thinking")):

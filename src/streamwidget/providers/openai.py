@@ -54,6 +54,14 @@ _DELTA_KNOWN = frozenset(
 )  # fmt: skip
 
 
+def _carries(choice: Any) -> bool:
+    """Does a choice carry content (not just a role or an empty string)?"""
+    delta = choice.get("delta") if isinstance(choice, dict) else None
+    if not isinstance(delta, dict):
+        return choice not in (None, {}, [])
+    return any(v not in (None, "", [], {}) for k, v in delta.items() if k != "role")
+
+
 def _part_text(value: Any) -> str:
     """The text of a part's value: a string, or a list of ``{"type": "text"}`` parts."""
     if isinstance(value, str):
@@ -150,6 +158,7 @@ class ChunkFolder:
         self.finish_reason: str | None = None
         self.usage: Event | None = None
         self.reported: dict[tuple[str, str], Any] = {}
+        self.other_choices: set[Any] = set()
 
     def feed(self, chunk: Any) -> list[Event]:
         if not isinstance(chunk, dict):
@@ -161,26 +170,53 @@ class ChunkFolder:
         events = self._unknown_fields(chunk, _CHUNK_KNOWN, "chunk field")
         choices = chunk.get("choices") or []
         choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
+        if len(choices) > 1 or choice is None:
+            events += self._other_choices(choices)
         if choice is None:
             return events
         delta = choice.get("delta") or choice.get("message") or {}
-        events += self._unknown_fields(delta, _DELTA_KNOWN, "delta field")
+        if not delta.keys() <= _DELTA_KNOWN:
+            events += self._unknown_fields(delta, _DELTA_KNOWN, "delta field")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             events.append({"type": "reasoning", "text": reasoning})
-        events += self._content(delta.get("content"))
+        content = delta.get("content")
+        if type(content) is str:  # the usual case, inline
+            if content:
+                events.append({"type": "text", "text": content})
+        elif content is not None:
+            events += self._content(content)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:  # shown as the reply's text
             events.append({"type": "text", "text": refusal})
-        fragments = list(delta.get("tool_calls") or [])
-        if isinstance(delta.get("function_call"), dict):  # the pre-tools shape: one call
-            fragments.append({"index": 0, "function": delta["function_call"]})
-        for position, fragment in enumerate(fragments):
-            events += self._tool_fragment(position, fragment)
+        if delta.get("tool_calls") or delta.get("function_call"):
+            events += self._tool_fragments(delta)
         if choice.get("finish_reason"):
             reason = str(choice["finish_reason"])
             self.finish_reason = _FINISH.get(reason, reason)
             events += self._end_calls()
+        return events
+
+    def _tool_fragments(self, delta: dict[str, Any]) -> list[Event]:
+        fragments = list(delta.get("tool_calls") or [])
+        if isinstance(delta.get("function_call"), dict):  # the pre-tools shape: one call
+            fragments.append({"index": 0, "function": delta["function_call"]})
+        events: list[Event] = []
+        for position, fragment in enumerate(fragments):
+            events += self._tool_fragment(position, fragment)
+        return events
+
+    def _other_choices(self, choices: list[Any]) -> list[Event]:
+        """Only choice 0 is shown (``n`` > 1): say so once per other choice, with its first
+        delta that carries something."""
+        events: list[Event] = []
+        for c in choices:
+            index = c.get("index", 0) if isinstance(c, dict) else None
+            if index == 0 or index in self.other_choices or not _carries(c):
+                continue
+            self.other_choices.add(index)
+            reason = f"choice {index} is not shown (only choice 0 is)"
+            events.append(unknown("openai", c, reason))
         return events
 
     def _error(self, chunk: dict[str, Any]) -> list[Event]:
@@ -220,6 +256,8 @@ class ChunkFolder:
 
     def _unknown_fields(self, obj: dict[str, Any], known: frozenset[str], what: str) -> list[Event]:
         """Fields outside ``known`` that carry something, once per distinct value."""
+        if obj.keys() <= known:  # the usual case, checked in C
+            return []
         events: list[Event] = []
         for key, value in obj.items():
             if key in known or value in (None, "", [], {}, False):
