@@ -390,7 +390,8 @@ def test_one_5_mb_event_and_its_recording_round_trip(tmp_path):
         (
             "gpt-4o",
             ValueError,
-            "needs a prefix: one of openai:, openai-responses:, anthropic:, gemini:, ollama:, replay:",
+            "needs a prefix: one of openai:, openai-responses:, anthropic:, gemini:, ollama:,"
+            " replay:",
         ),
         ("openai:", ValueError, "needs a prefix"),
         ("mistral:large", ValueError, "unknown model prefix 'mistral'"),
