@@ -117,3 +117,27 @@ def test_end_to_end(wire: str, case: str, tmp_path: Path) -> None:
         events = store.events(doc.stream_id)
     check(doc, events, expected)
     assert len(seen) == 1, "server-run tools must not cause another request"
+
+
+def chunk_dicts(body: bytes) -> list[dict[str, Any]]:
+    """The JSON of every SSE event: what an SDK hands over as chunk objects."""
+    text = body.decode().replace("\r\n", "\n")
+    return [
+        json.loads(line[6:])
+        for block in text.split("\n\n")
+        for line in block.split("\n")
+        if line.startswith("data: {")
+    ]
+
+
+@pytest.mark.parametrize(("wire", "case"), CASES)
+def test_as_sdk_chunks(wire: str, case: str) -> None:
+    """The same transcripts as chunk dicts (an SDK's stream): the same documents."""
+    body, expected = load(wire, case)
+    provider = resolve_model(chunk_dicts(body))
+
+    async def go() -> list[dict[str, Any]]:
+        return [e async for e in provider.stream(None)]
+
+    events = asyncio.run(go())
+    check(Document.from_events(events), events, expected)
