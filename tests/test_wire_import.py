@@ -17,6 +17,7 @@ from streamwidget.providers.replay import ReplayProvider
 from streamwidget.providers.responses import OpenAIResponsesProvider
 from streamwidget.store import Store
 from streamwidget.tools import tool
+from streamwidget.widgets.compare import Compare
 from streamwidget.wire_import import import_wire, reparse
 
 WIRE = Path(__file__).parent / "wire"
@@ -130,6 +131,9 @@ def test_reparse_applies_a_parser_fix_to_recorded_traffic(
     assert new.status == old.status == "complete"
     old_t = [e["t"] for e in store.events(old_id) if e["type"] == "text"]
     new_t = [e["t"] for e in store.events(new_id) if e["type"] == "text"]
+    compare = Compare(old_id, new_id, store=store)  # old against new, as the docs say
+    assert [d.reasoning for d in compare.documents] == ["", want["reasoning"]]
+    assert compare.similarity == 1.0  # the text itself did not change
     # each event takes the time of the wire piece that completed it (written just before it)
     assert len(new_t) == len(old_t) and new_t == pytest.approx(old_t, abs=0.005)
 
