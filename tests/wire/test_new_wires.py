@@ -141,3 +141,45 @@ def test_as_sdk_chunks(wire: str, case: str) -> None:
 
     events = asyncio.run(go())
     check(Document.from_events(events), events, expected)
+
+
+def inject(wire: str, chunks: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """The chunks with things this parser cannot know about: an unknown event type and an
+    unknown output item (Responses), an unknown part type (Gemini), at random places before
+    the end."""
+    out = list(chunks)
+    at = rng.randint(0, max(len(out) - 1, 0))
+    if wire == "responses":
+        item = {"id": "fut_1", "type": "future_item", "payload": "something new"}
+        out[at:at] = [
+            {"type": "response.hologram.delta", "delta": "3D"},
+            {"type": "response.output_item.added", "output_index": 99, "item": item},
+            {"type": "response.output_item.done", "output_index": 99, "item": item},
+        ]
+    else:
+        part = {"futurePart": {"payload": "something new"}}
+        out.insert(
+            at, {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]}
+        )
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("wire", "case"), CASES)
+def test_unknown_things_are_kept_and_change_nothing_else(wire: str, case: str, seed: int) -> None:
+    body, expected = load(wire, case)
+    chunks = inject(wire, chunk_dicts(body), random.Random(seed))
+    provider = resolve_model(chunks)
+
+    async def go() -> list[dict[str, Any]]:
+        return [e async for e in provider.stream(None)]
+
+    events = asyncio.run(go())
+    unknown = [e for e in events if e["type"] == "unknown"]
+    terminal_first = len(chunk_dicts(body)) == 1 and expected["status"] == "error"
+    if not terminal_first:
+        # every injected thing is kept, raw, with a reason (a document warning)
+        assert len(unknown) == len(expected["warnings"]) + (2 if wire == "responses" else 1)
+        assert any("something new" in json.dumps(e["raw"]) for e in unknown)
+    known = [e for e in events if e["type"] != "unknown"]
+    check(Document.from_events(known), known, {**expected, "warnings": []})
