@@ -10,7 +10,9 @@ Two uses:
   hold the body, secrets replaced) with today's parsers and writes the result as a new
   stream, which ``Compare(old, new)`` shows side by side: the way to check a parser fix
   against yesterday's traffic. Each reparsed event keeps the time of the wire piece that
-  completed it; a stream of several model steps (a tool loop) is cut into one body per step,
+  completed it (one event late where the recording held back a piece's last bytes, which
+  could have begun a secret); a stream of several model steps (a tool loop) is cut into one
+  body per step,
   and the tool results the app gave between steps are kept as they were.
 
 Both keep the raw body as ``wire`` events in what they write, so the new stream can be

@@ -8,7 +8,7 @@ event is a whole ``GenerateContentResponse``; wire → events (first candidate o
   ``include_thoughts=True`` to get them). ``thoughtSignature`` is opaque and not shown.
 - ``parts[].functionCall`` (whole ``args`` at once) → ``tool_call_start`` / ``_delta`` /
   ``_end``. Vertex's streamed arguments (``partialArgs`` with a ``jsonPath``, ``willContinue``)
-  are assembled and the call ends when an empty ``functionCall`` (or the reply's end) comes.
+  are assembled; the call ends at an empty ``functionCall``, the next call or the reply's end.
 - Tools Google runs itself: ``executableCode`` / ``codeExecutionResult`` parts →
   ``code_execution``; ``groundingMetadata.webSearchQueries`` → ``google_search`` (its
   ``groundingChunks`` are the result); ``urlContextMetadata`` → ``url_context``. All marked
@@ -215,7 +215,7 @@ class GeminiFolder:
     def _part(self, part: dict[str, Any]) -> list[Event]:
         if "functionCall" in part:
             return self._function(part["functionCall"] or {})
-        events = self._close() if self.partial else []
+        events: list[Event] = []
         if isinstance(part.get("text"), str):
             if part["text"]:
                 kind = "reasoning" if part.get("thought") else "text"

@@ -16,6 +16,9 @@ Model string: ``"openai-responses:gpt-5"`` (key from ``OPENAI_API_KEY``). Wire �
   with ``"server": true`` when the item is added, then at its end ``tool_call_end`` (what was
   asked: the query, the code) and ``tool_result`` with ``"server": true`` (sources, outputs).
   They are never run locally and cause no further request.
+- Built-in tools the *app* runs (``custom_tool_call``, ``local_shell_call``, ``shell_call``,
+  ``apply_patch_call``) → ``tool_call_start`` / ``tool_call_end`` like a function call; a
+  ``shell_call`` in OpenAI's container is server-run, its ``shell_call_output`` the result.
 - ``response.output_text.annotation.added`` → ``citation`` (a type views may skip).
 - ``response.completed`` → ``usage`` + ``finish`` (``tool_calls`` if the model called a
   function); ``response.incomplete`` → ``finish`` with ``length`` / ``content_filter``;

@@ -31,9 +31,22 @@ _QUIET = {
     "response.function_call_arguments.done",
 }
 #: Prefixes of the progress events of server-run items (their end item carries everything).
+#: Built-in tools the model asks the *app* to run (finish ``tool_calls``), and their names.
+APP_ITEMS = {
+    "custom_tool_call": "custom",
+    "local_shell_call": "local_shell",
+    "shell_call": "shell",
+    "apply_patch_call": "apply_patch",
+}
+#: Output items of calls the server ran in its container.
+OUTPUT_ITEMS = frozenset({"shell_call_output"})
 _SERVER_PROGRESS = (
     *(f"response.{t}" for t in SERVER_ITEMS),
     "response.code_interpreter_call_code.",
+    "response.custom_tool_call_input.",
+    "response.shell_call_command.",
+    "response.shell_call_output_content.",
+    "response.apply_patch_call_operation_diff.",
 )
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
@@ -80,6 +93,8 @@ class ResponsesFolder:
         self.ended = False
         #: Text streamed per content part, to check against the part's ``.done`` event.
         self.parts: dict[str, str] = {}
+        #: Calls run in the server's container whose output item has not come yet.
+        self.waiting: set[str] = set()
 
     # -- the dispatch --------------------------------------------------------------------
     def feed(self, data: dict[str, Any]) -> list[Event]:
@@ -181,10 +196,19 @@ class ResponsesFolder:
             self.functions += 1
             start: Event = {"type": "tool_call_start", "id": call_id, "name": item.name}
             return [start, *self._args(item, raw.get("arguments"))]
-        elif itype in SERVER_ITEMS:
-            name = str(raw.get("name") or SERVER_ITEMS[itype])
-            item = self.items[key] = _Item("server", item_id or f"server{key}", name)
+        elif itype in SERVER_ITEMS or _in_container(raw):
+            name = str(raw.get("name") or SERVER_ITEMS.get(itype) or APP_ITEMS[itype])
+            call_id = item_id if itype in SERVER_ITEMS else str(raw.get("call_id") or item_id)
+            item = self.items[key] = _Item("server", call_id or f"server{key}", name)
             return [{"type": "tool_call_start", "id": item.call_id, "name": name, "server": True}]
+        elif itype in APP_ITEMS:
+            name = str(raw.get("name") or APP_ITEMS[itype])
+            call_id = str(raw.get("call_id") or item_id or f"call_{self.functions}")
+            self.items[key] = _Item("app", call_id, name)
+            self.functions += 1
+            return [{"type": "tool_call_start", "id": call_id, "name": name}]
+        elif itype in OUTPUT_ITEMS:
+            self.items[key] = _Item("output")
         else:
             self.items[key] = _Item("other")
         return []
@@ -217,6 +241,12 @@ class ResponsesFolder:
             return events + self._end(item)
         if item.kind == "server":
             return events + self._server_end(item, itype, raw)
+        if item.kind == "app":
+            item.ended = True
+            arguments = _app_arguments(itype, raw)
+            return [*events, {"type": "tool_call_end", "id": item.call_id, "arguments": arguments}]
+        if item.kind == "output":
+            return events + self._output(raw)
         if item.kind == "message" and not item.streamed:
             for part in raw.get("content") or []:
                 if isinstance(part, dict) and part.get("type") == "refusal":
@@ -245,8 +275,22 @@ class ResponsesFolder:
                 events += self._end(item)
         return events
 
+    def _output(self, raw: dict[str, Any]) -> list[Event]:
+        """The output item of a call the server ran in its container (``shell_call_output``)."""
+        call_id = str(raw.get("call_id") or "")
+        if call_id not in self.waiting:
+            return [unknown(raw, "an output item for a call that is not waiting for one")]
+        self.waiting.discard(call_id)
+        status = "done" if raw.get("status", "completed") == "completed" else "error"
+        result: Event = {"type": "tool_result", "id": call_id, "server": True, "status": status}
+        return [{**result, "result": raw.get("output")}]
+
     def _server_end(self, item: _Item, itype: str, raw: dict[str, Any]) -> list[Event]:
         item.ended = True
+        if itype not in SERVER_ITEMS:  # run in the server's container; its output item follows
+            self.waiting.add(item.call_id)
+            arguments = _app_arguments(itype, raw)
+            return [{"type": "tool_call_end", "id": item.call_id, "arguments": arguments}]
         asked, result = _server_call(itype, raw)
         status = str(raw.get("status") or "completed")
         end: Event = {"type": "tool_call_end", "id": item.call_id, "arguments": asked}
@@ -295,6 +339,23 @@ class ResponsesFolder:
             return events
         usage = usage_event((data.get("response") or {}).get("usage"))
         return events + ([usage] if usage else [])
+
+
+def _in_container(raw: dict[str, Any]) -> bool:
+    """A shell call OpenAI runs in its hosted container (not on the app's machine)."""
+    environment = raw.get("environment")
+    kind = environment.get("type") if isinstance(environment, dict) else None
+    return raw.get("type") in APP_ITEMS and str(kind or "").startswith("container")
+
+
+def _app_arguments(itype: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call of a built-in tool the app runs, from its finished item."""
+    if itype == "custom_tool_call":
+        return {"input": raw.get("input")}
+    if itype == "apply_patch_call":
+        return {"operation": raw.get("operation")}
+    action = raw.get("action")
+    return action if isinstance(action, dict) else {}
 
 
 def _part(data: dict[str, Any]) -> str:
@@ -361,4 +422,4 @@ _HANDLERS = {
 }
 
 
-__all__ = ["SERVER_ITEMS", "ResponsesFolder", "unknown", "usage_event"]
+__all__ = ["APP_ITEMS", "SERVER_ITEMS", "ResponsesFolder", "unknown", "usage_event"]

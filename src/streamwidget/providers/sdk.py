@@ -165,19 +165,20 @@ class SDKStreamProvider:
         self.used = True
         wire: _Wire | None = None
         try:
-            async for chunk in _chunks(self.source):
-                data = as_dict(chunk)
-                if data is None:
-                    yield _not_understood(chunk, "a chunk that is not a mapping")
-                    continue
-                wire = wire or detect(data)
-                if wire is None:
-                    yield _not_understood(data, "a chunk of no known wire")
-                    continue
-                for event in wire.feed(data):
-                    yield event
-                    if event["type"] in ("finish", "error"):
-                        return
+            async with contextlib.aclosing(_chunks(self.source)) as chunks:
+                async for chunk in chunks:
+                    data = as_dict(chunk)
+                    if data is None:
+                        yield _not_understood(chunk, "a chunk that is not a mapping")
+                        continue
+                    wire = wire or detect(data)
+                    if wire is None:
+                        yield _not_understood(data, "a chunk of no known wire")
+                        continue
+                    for event in wire.feed(data):
+                        yield event
+                        if event["type"] in ("finish", "error"):
+                            return
             if wire is None:
                 yield {"type": "error", "kind": "incomplete", "message": "the stream had no chunks"}
                 return
@@ -215,8 +216,16 @@ def _not_understood(raw: Any, reason: str) -> Event:
 async def _chunks(source: Any) -> AsyncIterator[Any]:
     """The stream's chunks; a sync stream is read on a thread so the event loop stays free."""
     if hasattr(source, "__aiter__"):
-        async for chunk in source:
-            yield chunk
+        try:
+            async for chunk in source:
+                yield chunk
+        finally:
+            close = getattr(source, "close", None) or getattr(source, "aclose", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    closing = close()
+                    if hasattr(closing, "__await__"):
+                        await closing
         return
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
