@@ -5,10 +5,9 @@ file (as in a notebook, where cells run on the kernel's loop), so top-level ``aw
 and streams started in one block go on in the next. Each file gets a throwaway store
 (``STREAMWIDGET_STORE`` in a temp folder, which is also the working directory).
 
-A block that cannot run here is marked by an HTML comment on the line just before it:
-
-``<!-- skip: REASON -->``        never run; reported as skipped with REASON
-``<!-- requires: VAR [VAR...] -->``  run only when these environment variables are set
+A block that cannot run here, or runs as a script, is marked by an HTML comment on the line
+just before it (see tests/docblocks.py): ``<!-- skip: REASON -->`` (reported as skipped with
+REASON), ``<!-- requires: OPENAI_API_KEY -->``, ``<!-- script -->`` (no event loop).
 
 Running one block (``-k``) first runs the blocks before it in its file.
 """
@@ -20,53 +19,18 @@ import asyncio
 import linecache
 import os
 import re
+import shutil
 import tempfile
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from docblocks import Block, parse_blocks
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)\s*$")
-_MARK = re.compile(r"^\s*<!--\s*(?P<kind>skip|requires):\s*(?P<what>.+?)\s*-->\s*$")
-
-
-@dataclass
-class Block:
-    path: Path
-    line: int  # 1-based line of the opening fence
-    code: str
-    skip: str | None = None  # a reason: never run
-    requires: str | None = None  # an environment variable: run only when set
-
-
-def parse_blocks(path: Path) -> list[Block]:
-    """The ```python blocks of a markdown file, with the mark on the line before each."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    blocks: list[Block] = []
-    i = 0
-    while i < len(lines):
-        opening = _FENCE.match(lines[i])
-        if not opening or not opening["lang"]:
-            i += 1
-            continue
-        end = i + 1
-        while end < len(lines) and not re.match(rf"^{opening['indent']}```\s*$", lines[end]):
-            end += 1
-        if end == len(lines):
-            raise ValueError(f"{path.name}:{i + 1}: a code block is never closed")
-        if opening["lang"] == "python":
-            code = textwrap.dedent("\n".join(lines[i + 1 : end]))
-            block = Block(path, i + 1, code)
-            mark = _MARK.match(lines[i - 1]) if i else None
-            if mark:
-                setattr(block, "skip" if mark["kind"] == "skip" else "requires", mark["what"])
-            blocks.append(block)
-        i = end + 1
-    return blocks
 
 
 @dataclass
@@ -111,6 +75,10 @@ class FileRun:
         # Line numbers in tracebacks are the markdown file's.
         source = "\n" * block.line + block.code
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        if block.script:  # as a script would: no running event loop
+            exec(compile(source, filename, "exec"), self.namespace)
+            self.done[index] = "ok"
+            return
         code = compile(source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
         async def cell() -> None:
@@ -155,6 +123,8 @@ def runs() -> Any:
         run.close()
     if store_module._default is not None:
         store_module._default.close()
+    for run in by_file.values():
+        shutil.rmtree(run.folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize(("path", "index"), _params())
@@ -179,7 +149,7 @@ def test_every_doc_file_is_seen_and_marks_parse(tmp_path: Path) -> None:
     page.write_text(
         "text\n```python\nx = 1\n```\n\n<!-- skip: needs a server -->\n```python\n"
         "y = 2\n```\n```bash\nls\n```\n- item\n\n  <!-- requires: SOME_KEY -->\n  ```python\n"
-        "  z = await f()\n  ```\n",
+        "  z = await f()\n  ```\n<!-- script -->\n```python\nw = 3\n```\n",
         encoding="utf-8",
     )
     blocks = parse_blocks(page)
@@ -187,7 +157,9 @@ def test_every_doc_file_is_seen_and_marks_parse(tmp_path: Path) -> None:
         (2, "x = 1", None, None),
         (7, "y = 2", "needs a server", None),
         (16, "z = await f()", None, "SOME_KEY"),
+        (20, "w = 3", None, None),
     ]
+    assert [b.script for b in blocks] == [False, False, False, True]
     assert any(parse_blocks(ROOT / "README.md"))
 
 

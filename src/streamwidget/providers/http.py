@@ -67,7 +67,7 @@ async def _timed(awaitable: Awaitable[T], timeout: float) -> T:
         task.cancel()
         await asyncio.wait({task})
         _reap(task)
-        raise asyncio.TimeoutError
+        raise TimeoutError
     return task.result()
 
 
@@ -538,7 +538,7 @@ class HTTPProvider:
             raise DeadlineExceeded(f"the reply took longer than the {deadline:g} s deadline")
         try:
             return await _timed(awaitable, remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DeadlineExceeded(
                 f"the reply took longer than the {deadline:g} s deadline"
             ) from None
