@@ -30,6 +30,27 @@ SUPPORTED = ["3.11", "3.12", "3.13"]  # the classifiers in pyproject.toml
 FRONT_END = ["stream_view.js", "chat.js", "player.js", "compare.js"]
 
 
+TOOL_CHECK = """
+import datetime, typing
+import streamwidget as sw
+
+class Place(typing.TypedDict):
+    city: str
+
+@sw.tool
+def plan(place: Place, day: datetime.date) -> str:
+    "Plan a day."
+    return "ok"
+
+print(plan.parameters["properties"]["day"]["format"])
+try:
+    plan.validate({"place": {}, "day": "2026-12-08"})
+except ValueError as error:
+    assert "missing required field(s) city" in str(error), error
+print(plan(**plan.validate({"place": {"city": "Paris"}, "day": "2026-12-08"})))
+"""
+
+
 def _tree_digest() -> str:
     """A hash of everything that goes into the wheel (after the front end was built)."""
     digest = hashlib.sha256()
@@ -131,6 +152,9 @@ def test_the_wheel_installs_and_runs_the_readme_quickstart(
 
     expected = Recording.bundled("hello").document().text
     assert expected and run.stdout == f"complete\n{expected}\n"
+    # Tools from real types: pydantic came with the wheel, typing.TypedDict works on 3.11.
+    tools = subprocess.run([venv_python, "-c", TOOL_CHECK], env=env, capture_output=True, text=True)
+    assert tools.returncode == 0 and tools.stdout.split() == ["date", "ok"], tools.stderr
     # The installed package is the wheel's, with its front end, not the checkout's.
     where = subprocess.run(
         [
