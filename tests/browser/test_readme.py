@@ -43,7 +43,7 @@ def test_the_readme_example_runs_as_written_in_jupyterlab(lab, lab_server):
         for o in cell["outputs"]
     ]
     assert any(re.match(r"\('complete', \d+, \{", text) for text in outputs), outputs
-    assert any("length(\"content\")" in text and "complete" in text for text in outputs), outputs
+    assert any('length("content")' in text and "complete" in text for text in outputs), outputs
     assert outputs[0].startswith("streamwidget · replay · gpt-4o-mini · complete"), outputs
     assert any(text.startswith("Chat('replay:demo'") for text in outputs), outputs
     assert lab.page_errors == []
