@@ -34,13 +34,14 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Open a browser only where there is a screen; elsewhere just print the URL.
 OPEN_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),,--no-browser)
 
-.PHONY: help demo test setup lint format js-test pytest chromium clean bench
+.PHONY: help demo test setup lint format js-test pytest chromium clean bench check-wheel
 
 help:
 	@echo "make demo    - set up .venv and open $(NOTEBOOK) in JupyterLab (HOST=$(HOST) PORT=$(PORT))"
 	@echo "make test    - set up .venv + chromium, then ruff, npm test, pytest (PYTEST_ARGS=...)"
 	@echo "make lint    - ruff, import-linter layers, mypy;  make format - apply ruff format"
 	@echo "make bench   - run benchmarks/ (not tests): one table, docs/benchmarks.md (BENCH_ARGS=--quick)"
+	@echo "make check-wheel - build the wheel, install it in fresh venvs (no Node), run the quickstart"
 	@echo "make clean   - remove .venv, js/node_modules and the built front end"
 
 # --- set-up ------------------------------------------------------------------------------
@@ -129,6 +130,11 @@ pytest: setup
 	exit $$rc
 
 test: lint js-test pytest
+
+# The wheel as a user gets it (also part of `make test`): built once per tree, installed into a
+# fresh venv of every Python >= 3.11 here with no Node.js on PATH, the README quickstart run.
+check-wheel: $(VENV)/.streamwidget-test.stamp $(NODE_STAMP)
+	$(VPY) -m pytest tests/test_wheel.py -q
 
 # Benchmarks (not part of the test suite): kernel, browser, store, live path; ~10 minutes.
 bench: $(VENV)/.streamwidget-test.stamp $(VENV)/.streamwidget-bench.stamp $(STATIC_JS) chromium

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +224,7 @@ def main() -> int:
     chosen = set(args.only.split(",")) if args.only else None
     started = time.monotonic()
     info: dict[str, Any] = {
-        "started": datetime.now(timezone.utc).isoformat(),
+        "started": datetime.now(UTC).isoformat(),
         "quick": args.quick,
         "machine": machine(),
     }
@@ -250,7 +250,7 @@ def main() -> int:
                 row(name, f"{name} benchmark failed", None, "", passed=False, note=result["error"])
             )
     info.update(
-        finished=datetime.now(timezone.utc).isoformat(),
+        finished=datetime.now(UTC).isoformat(),
         seconds=time.monotonic() - started,
         load=[load_before, f"{os.getloadavg()[0]:.1f}"],
     )

@@ -4,7 +4,7 @@ that decodes them with the official ``opentelemetry-proto`` definitions (otlp_re
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -17,7 +17,7 @@ from streamwidget.cli import main
 from streamwidget.otel import OtelExportError, span_id, trace_id
 
 # weather-tool-error: created 2025-06-02T09:31:05Z; last event (overloaded error) at t=5.6271
-T0 = int(datetime(2025, 6, 2, 9, 31, 5, tzinfo=timezone.utc).timestamp()) * 10**9
+T0 = int(datetime(2025, 6, 2, 9, 31, 5, tzinfo=UTC).timestamp()) * 10**9
 CALL = "toolu_01A9GTMw8a4ZBNFsV7NDWqfV"
 
 

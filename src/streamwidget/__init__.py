@@ -27,6 +27,7 @@ _EXPORTS = {
     "StreamHandle": "manager",
     "StreamView": "widgets.stream_view",
     "ToolCall": "document",
+    "ask": "shortcuts",
     "bundled_recordings": "recording",
     "default_store": "store",
     "export_jsonl": "transfer",
@@ -76,7 +77,7 @@ if TYPE_CHECKING:
     from .providers.replay import ReplayProvider
     from .recording import Recording, RecordingError
     from .recording import bundled_names as bundled_recordings
-    from .shortcuts import replay
+    from .shortcuts import ask, replay
     from .store import Store, StoreError, StoreLockedError, default_store
     from .tools import tool
     from .transfer import export_jsonl, export_parquet, import_jsonl, import_parquet

@@ -10,11 +10,13 @@
     streamwidget import --wire W FILE    a raw body captured with curl -N (W: openai, ...)
     streamwidget reparse ID              re-parse a record_wire stream with today's parsers
     streamwidget stats [--by model]      the analytics views
+    streamwidget migrate TARGET          copy the whole store into another store
     streamwidget demo                    JupyterLab on the demo notebooks
 
 ``--store PATH`` works with every command (default: ``$STREAMWIDGET_STORE``, else the
-per-user store). Stream ids may be shortened to any unique prefix. Exit codes: 0 ok, 1 the
-command failed (the message says why), 2 bad usage.
+per-user store). Stream ids may be shortened to any unique prefix. Tables fit the terminal
+(``$COLUMNS``, else 80 columns; ``--json`` shows everything). Work that takes a while reports
+progress on stderr. Exit codes: 0 ok, 1 the command failed (the message says why), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -23,78 +25,20 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from .cli_demo import cmd_demo
+from .cli_format import CommandError, Parser, Progress, table, version_line
+from .cli_format import json_default as _json_default
+from .cli_format import num as _num
+from .cli_format import print_json as _print_json
+from .cli_format import secs as _secs
+from .cli_tables import LS, STATS, show_table
 
 PROG = "streamwidget"
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message is printed as ``streamwidget: error: ...``."""
-
-
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal, or when forced)."""
-
-    def __init__(self, enabled: bool, stream: TextIO = sys.stderr, width: int = 24):
-        self.enabled = enabled
-        self.stream = stream
-        self.width = width
-
-    def __call__(self, done: int, total: int, label: str) -> None:
-        if not self.enabled or total <= 0:
-            return
-        filled = round(self.width * done / total)
-        bar = "#" * filled + "." * (self.width - filled)
-        name = label if len(label) <= 40 else "…" + label[-39:]
-        self.stream.write(f"\r[{bar}] {done}/{total} {name:<40}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
-# -- formatting -------------------------------------------------------------------------------
-
-
-def _secs(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}"
-
-
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain text table; columns whose header starts with '>' are right-aligned."""
-    right = [h.startswith(">") for h in headers]
-    names = [h.lstrip(">") for h in headers]
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(names)] + [line(r) for r in cells])
-
-
-def _json_default(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
 
 
 def _dicts(relation: Any) -> list[dict[str, Any]]:
@@ -126,67 +70,38 @@ def _resolve_id(store: Any, text: str) -> str:
         raise CommandError(f"{exc}{hint}") from None
 
 
+def _recording(store: Any, source: str) -> Any:
+    """A recording from a file, a bundled name or a stream id (prefix) in the store."""
+    from .recording import Recording
+
+    found = Recording.lookup(source)
+    if found is not None:
+        return found
+    try:
+        return store.recording(_resolve_id(store, source))
+    except CommandError as exc:
+        if "matches several" in str(exc):
+            raise
+        raise CommandError(_not_a_source(source, store)) from None
+
+
+def _not_a_source(source: str, store: Any) -> str:
+    """Why ``source`` names nothing, with the names that would work."""
+    import difflib
+
+    from .recording import bundled_names
+
+    names = bundled_names()
+    ids = [row[0] for row in store.sql("SELECT id FROM streams").fetchall()]
+    close = difflib.get_close_matches(source.removesuffix(".jsonl"), names + ids, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"{source!r} is not a file, a bundled recording or a stream in the store "
+        f"{store.path}.{hint} Bundled recordings are: {', '.join(names)}."
+    )
+
+
 # -- commands ---------------------------------------------------------------------------------
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _tools(row: dict[str, Any]) -> str:
-    failed = row["tool_failures"]
-    return f"{row['tool_calls']}" + (f" ({failed} failed)" if failed else "")
-
-
-#: Columns of the tables: (header, '>' = right-aligned, how to show a row).
-Column = tuple[str, bool, Any]
-_LS: list[Column] = [
-    ("id", False, lambda r: r["stream_id"]),
-    ("created", False, lambda r: _when(r["created_at"])),
-    ("status", False, lambda r: r["status"]),
-    ("model", False, lambda r: "/".join(x for x in (r["provider"], r["model"]) if x)),
-    ("events", True, lambda r: _num(r["events"])),
-    ("ttft", True, lambda r: _secs(r["ttft"])),
-    ("duration", True, lambda r: _secs(r["duration"])),
-    ("tokens", True, lambda r: _num(r["output_tokens"])),
-    ("tok/s", True, lambda r: _num(r["tokens_per_s"])),
-    ("stalls", True, lambda r: r["stalls"]),
-    ("tools", True, _tools),
-]
-
-
-def _columns(names: str) -> list[Column]:
-    """Columns straight from the stats relation: ``"name:secs other:num ..."``."""
-    shown = {"secs": _secs, "num": _num, "str": lambda v: "" if v is None else str(v)}
-    out: list[Column] = []
-    for item in names.split():
-        name, kind = item.split(":")
-        out.append((name, kind != "str", lambda r, n=name, f=shown[kind]: f(r[n])))
-    return out
-
-
-_STATS: dict[str, list[Column]] = {
-    "stream": _columns(
-        "stream_id:str status:str model:str ttft:secs duration:secs output_tokens:num "
-        "tokens_per_s:num gap_p50:secs gap_p95:secs gap_max:secs stalls:num tool_failures:num"
-    ),
-    "model": _columns(
-        "provider:str model:str streams:num complete:num errors:num ttft_p50:secs "
-        "ttft_p95:secs tokens_per_s_avg:num output_tokens:num stalls:num tool_calls:num "
-        "tool_failures:num"
-    ),
-    "tool": _columns(
-        "stream_id:str name:str call_id:str status:str duration:secs run_time:secs error:str"
-    ),
-}
-
-
-def _show_table(rows: list[dict[str, Any]], columns: list[Column]) -> None:
-    if not rows:
-        print("no streams in the store")
-        return
-    headers = [(">" if right else "") + name for name, right, _ in columns]
-    print(table([[show(r) for _, _, show in columns] for r in rows], headers))
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -198,7 +113,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
     else:
-        _show_table(rows, _LS)
+        show_table(rows, LS)
     return 0
 
 
@@ -253,7 +168,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     recording = Recording.lookup(args.source)
     if recording is None:  # a stream id (or a unique prefix) in the store
         with _open_store(args) as store:
-            recording = store.recording(_resolve_id(store, args.source))
+            recording = _recording(store, args.source)
     out = sys.stdout
     color = out.isatty() and not os.environ.get("NO_COLOR")
     dim, reset = ("\033[2m", "\033[0m") if color else ("", "")
@@ -295,7 +210,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _export_otel(args, redact)
     if not args.output:
         raise CommandError("-o/--output is required (--endpoint works only with --format otel)")
-    progress = Progress(args.progress or sys.stderr.isatty())
+    progress = Progress("bar" if args.progress else "auto", what="streams")
     with _open_store(args) as store:
         wanted = [_resolve_id(store, i) for i in args.ids] or None
         ids = select_streams(store, wanted, args.conversation)
@@ -336,7 +251,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.wire:
         return _import_wire(args)
 
-    progress = Progress(args.progress or sys.stderr.isatty())
+    progress = Progress("bar" if args.progress else "auto", what="recordings")
     with _open_store(args) as store:
         try:
             if args.origin == "llm":
@@ -412,52 +327,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         for row in rows:
             writer.writerow(["" if v is None else _json_default(v) for v in row.values()])
     else:
-        _show_table(rows, _STATS[args.by])
-    return 0
-
-
-def demo_folder(explicit: str | None = None) -> Path:
-    """The notebooks to open: ``explicit``, a source checkout's ``notebooks/``, else a folder
-    ``streamwidget-demo/`` in the current directory with a small notebook written into it."""
-    if explicit:
-        return Path(explicit)
-    checkout = Path(__file__).resolve().parents[2] / "notebooks"
-    if any(checkout.glob("*.ipynb")):
-        return checkout
-    folder = Path.cwd() / "streamwidget-demo"
-    folder.mkdir(exist_ok=True)
-    notebook = folder / "replay-demo.ipynb"
-    if not notebook.exists():
-        sources = [
-            "import streamwidget as sw\nsw.bundled_recordings()",
-            'sw.replay("markdown-tour", speed=8)',
-            'sw.Player("weather-tool-error")',
-            "sw.stats()",
-        ]
-        cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
-        cells = [{**cell, "id": f"c{i}", "source": src} for i, src in enumerate(sources)]
-        meta = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}}
-        notebook.write_text(json.dumps({**meta, "cells": cells}, indent=1))
-    return folder
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    folder = demo_folder(args.dir)
-    command = [sys.executable, "-m", "jupyterlab", str(folder)]
-    if args.port:
-        command.append(f"--ServerApp.port={args.port}")
-    if args.no_browser:
-        command.append("--no-browser")
-    if args.dry_run:
-        print(" ".join(command))
-        return 0
-    if shutil.which("jupyter-lab") is None and not _has_module("jupyterlab"):
-        raise CommandError("JupyterLab is not installed: pip install 'streamwidget[demo]'")
-    env = dict(os.environ)
-    if args.store:
-        env["STREAMWIDGET_STORE"] = args.store
-    with contextlib.suppress(KeyboardInterrupt):
-        return subprocess.call(command, env=env)
+        show_table(rows, STATS[args.by])
     return 0
 
 
@@ -465,8 +335,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .store import Store
     from .store_migrate import migrate
 
+    progress = Progress("bar" if args.progress else "auto", what="streams")
     with _open_store(args) as source, Store(args.target) as target:
-        result = migrate(source, target)
+        result = migrate(source, target, progress=progress)
         print(
             f"copied {result.conversations} conversation(s), {result.messages} message(s) and "
             f"{len(result.streams)} stream(s) from {source.path} to {target.path}"
@@ -476,19 +347,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
 # -- the parser -------------------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
-    main_parser = argparse.ArgumentParser(
+    main_parser = Parser(
         prog=PROG, description="Inspect, replay, export and import streamwidget streams."
     )
+    main_parser.add_argument("--version", action="version", version=version_line(PROG))
     main_parser.add_argument(
         "--store",
         metavar="PATH",
@@ -496,7 +362,9 @@ def parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help="the store file")
-    sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = main_parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
     def add(name: str, help_: str, func: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, parents=[common])
@@ -524,6 +392,7 @@ def parser() -> argparse.ArgumentParser:
         cmd_migrate,
     )
     p.add_argument("target", metavar="TARGET", help="a .duckdb file or a postgresql:// DSN")
+    p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
     p = add("export", "export streams to JSONL recordings or Parquet", cmd_export)
     p.add_argument("ids", nargs="*", metavar="ID", help="streams to export (default: all)")
     p.add_argument(

@@ -34,7 +34,7 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ __all__ = ["OtelExportError", "export_otel", "otlp_request", "span_id", "stream_
 SCOPE = "streamwidget"
 SPAN_KIND_INTERNAL, SPAN_KIND_CLIENT = 1, 3
 STATUS_UNSET, STATUS_ERROR = 0, 2
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Spans per POST to an endpoint (collectors refuse bodies over a few MB by default).
 SPANS_PER_POST = 1000
 _REQUEST_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "seed")
@@ -107,7 +107,7 @@ def _start_ns(recording: Recording) -> int:
             " so the spans cannot be placed in time"
         ) from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return (when - _EPOCH) // timedelta(microseconds=1) * 1000
 
 

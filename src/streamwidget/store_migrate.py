@@ -8,6 +8,7 @@ Streams still being written (``pending``/``streaming``) are left for a later run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .store import Store
@@ -22,8 +23,12 @@ class MigrateResult:
     skipped_open: list[str] = field(default_factory=list)
 
 
-def migrate(source: Store, target: Store) -> MigrateResult:
-    """Copy ``source``'s contents into ``target`` (either backend, either direction)."""
+def migrate(
+    source: Store, target: Store, progress: Callable[[int, int, str], None] | None = None
+) -> MigrateResult:
+    """Copy ``source``'s contents into ``target`` (either backend, either direction).
+
+    ``progress(done, total, stream_id)`` is called after each stream (the slow part)."""
     result = MigrateResult()
     conversations = source.sql(
         "SELECT id, title, created_at, CAST(meta AS VARCHAR) FROM conversations ORDER BY id"
@@ -36,13 +41,15 @@ def migrate(source: Store, target: Store) -> MigrateResult:
     target.copy_conversations(conversations)
     result.conversations += len(conversations)
     renamed: dict[str, str] = {}
-    for stream_id, status in streams:
+    for done, (stream_id, status) in enumerate(streams, 1):
         if status in ("pending", "streaming"):
             result.skipped_open.append(stream_id)
-            continue
-        copied = target.import_recording(stream_recording(source, stream_id, redact=False))
-        renamed[stream_id] = copied
-        result.streams.append(copied)
+        else:
+            copied = target.import_recording(stream_recording(source, stream_id, redact=False))
+            renamed[stream_id] = copied
+            result.streams.append(copied)
+        if progress:
+            progress(done, len(streams), stream_id)
     target.copy_messages([(*row[:5], renamed.get(row[5], row[5]), row[6]) for row in messages])
     result.messages += len(messages)
     return result

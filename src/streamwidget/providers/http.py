@@ -258,7 +258,7 @@ class HTTPProvider:
             raise DeadlineExceeded(f"the reply took longer than the {deadline:g} s deadline")
         try:
             return await _timed(awaitable, remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DeadlineExceeded(
                 f"the reply took longer than the {deadline:g} s deadline"
             ) from None

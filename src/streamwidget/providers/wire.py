@@ -49,7 +49,7 @@ async def _timed(awaitable: Awaitable[T], timeout: float) -> T:
         task.cancel()
         await asyncio.wait({task})
         _reap(task)
-        raise asyncio.TimeoutError
+        raise TimeoutError
     return task.result()
 
 

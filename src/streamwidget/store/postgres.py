@@ -262,7 +262,7 @@ def _timestamp(value: object) -> dt.datetime | None:
         stamp = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 class _NulFreeStrDumper(StrDumper):
