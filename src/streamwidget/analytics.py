@@ -173,7 +173,7 @@ def stats(
     ``by="stream"``: one row per stream; ``"model"``: per provider and model; ``"tool"``: per
     tool call. ``stall_threshold`` (seconds) decides which gaps count as stalls.
     """
-    from .store import default_store
+    from .store import StoreError, default_store
 
     if by not in _SOURCES:
         raise ValueError(f"by must be one of {', '.join(map(repr, _SOURCES))}, got {by!r}")
@@ -189,8 +189,12 @@ def stats(
         install_views(store)
     view, macro, order = _SOURCES[by]
     if macro is None or float(stall_threshold) == STALL_THRESHOLD:
-        return store.sql(f"SELECT * FROM {view} ORDER BY {order}")
-    return store.sql(
-        f"SELECT * FROM {macro}(stall_threshold := $1) ORDER BY {order}",
-        [float(stall_threshold)],
-    )
+        relation = store.sql(f"SELECT * FROM {view} ORDER BY {order}")
+    else:
+        relation = store.sql(
+            f"SELECT * FROM {macro}(stall_threshold := $1) ORDER BY {order}",
+            [float(stall_threshold)],
+        )
+    if relation is None:  # a SELECT always has a result
+        raise StoreError(f"the analytics view {view} gave no result")
+    return relation

@@ -48,7 +48,7 @@ def chat(line: str, cell: str) -> None:
         raise UsageError(f"%%chat: cannot read {line.strip()!r}; {USAGE}")
     if _chat is None or new or _chat.comm is None:  # none yet, asked for, or closed
         _chat = Chat(models[0] if models else "replay:demo")
-        display(_chat)
+        display(_chat)  # type: ignore[no-untyped-call]
     elif models:
         _chat.model = models[0]
     if cell.strip():

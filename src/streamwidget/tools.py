@@ -177,8 +177,8 @@ def _check(value: Any, schema: dict[str, Any], where: str) -> None:
         raise ToolArgumentError(f"{where} must be one of {schema['enum']}, got {value!r}")
     expected = schema.get("type")
     allowed = expected if isinstance(expected, list) else [expected]
-    if expected is not None and not any(_is(value, kind) for kind in allowed):
-        wanted = " or ".join(allowed)
+    if expected is not None and not any(_is(value, str(kind)) for kind in allowed):
+        wanted = " or ".join(map(str, allowed))
         raise ToolArgumentError(
             f"{where} must be {wanted}, got {type(value).__name__} {value!r}"[:300]
         )

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .events import Event
 from .recording import Recording, RecordingError
 
 if TYPE_CHECKING:
@@ -174,7 +175,8 @@ def open_recording(source: Any, store: Store | None = None, *, prefix: bool = Fa
     owner = getattr(source, "store", None)
     stream_id = getattr(source, "id", None) or getattr(source, "stream_id", None)
     if owner is not None and isinstance(stream_id, str):
-        return owner.recording(stream_id)
+        recording: Recording = owner.recording(stream_id)
+        return recording
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             "expected a Recording, a stream handle, a .jsonl path, a bundled recording name or "
@@ -200,9 +202,9 @@ def open_recording(source: Any, store: Store | None = None, *, prefix: bool = Fa
 
 def resolve_stream_id(store: Store, text: str) -> str:
     """The id of the stream ``text`` names: its id, or a unique prefix of it."""
-    rows = store.sql(
+    rows = store.fetchall(
         "SELECT id FROM streams WHERE starts_with(id, $1) ORDER BY id LIMIT 6", [text]
-    ).fetchall()
+    )
     ids = [row[0] for row in rows]
     if text in ids:
         return text
@@ -226,35 +228,33 @@ def select_streams(
         ids = list(streams)
         known = {  # only the ids asked for, not every id in the store
             row[0]
-            for row in store.sql(
+            for row in store.fetchall(
                 "SELECT id FROM streams WHERE id IN (SELECT unnest($1::VARCHAR[]))", [ids]
-            ).fetchall()
+            )
         }
         missing = [sid for sid in ids if sid not in known]
         if missing:
             raise TransferError(f"no stream(s) {', '.join(missing)} in the store {store.path}")
         return ids
     if conversation is not None:
-        rows = store.sql(
+        rows = store.fetchall(
             "SELECT id FROM streams WHERE conversation_id = $1 ORDER BY created_at, id",
             [conversation],
-        ).fetchall()
+        )
         if not rows:
             raise TransferError(f"no streams in conversation {conversation!r} in {store.path}")
         return [row[0] for row in rows]
-    return [
-        row[0] for row in store.sql("SELECT id FROM streams ORDER BY created_at, id").fetchall()
-    ]
+    return [row[0] for row in store.fetchall("SELECT id FROM streams ORDER BY created_at, id")]
 
 
 def stream_recording(store: Store, stream_id: str, redact: Redact = True) -> Recording:
     """A stream as the recording an export writes: fixed header order, redacted."""
     recording = store.recording(stream_id)
-    rows = store.sql(
+    rows = store.fetchall(
         "SELECT s.conversation_id, c.title FROM streams s LEFT JOIN conversations c"
         " ON c.id = s.conversation_id WHERE s.id = $1",
         [stream_id],
-    ).fetchall()
+    )
     header = dict(recording.header)
     row = rows[0] if rows else None
     if row is not None and row[0]:
@@ -326,7 +326,7 @@ def export_parquet(
         for done, sid in enumerate(ids, 1):
             recording = stream_recording(store, sid, redact)
             header = json.dumps(recording.header, ensure_ascii=False)
-            events = recording.events or [None]  # a stream with no events still gets a row
+            events: list[Event | None] = [*recording.events] or [None]  # a row even if none
             rows = [
                 [n + i, sid, None if e is None else i]
                 + ([None, None, None] if e is None else [e["t"], e["type"], _payload(e)])

@@ -149,7 +149,7 @@ class _WatchedStream(httpx.AsyncByteStream):
         if now - self._since < self._owner.stall_timeout and now < self._owner.deadline_at:
             self._arm()  # this read began after the timer was set
             return
-        self._fired = reader.cancelling() if _HAS_UNCANCEL else 0
+        self._fired = reader.cancelling() if _HAS_UNCANCEL else 0  # type: ignore[attr-defined,unused-ignore]
         reader.cancel()
 
     def _timed_out(self) -> bool:
@@ -158,7 +158,7 @@ class _WatchedStream(httpx.AsyncByteStream):
         if fired is None:
             return False
         task = asyncio.current_task()
-        return not _HAS_UNCANCEL or task is None or task.uncancel() <= fired
+        return not _HAS_UNCANCEL or task is None or task.uncancel() <= fired  # type: ignore[attr-defined,unused-ignore]
 
     def _timeout(self) -> ProviderError:
         owner = self._owner
@@ -417,7 +417,8 @@ class HTTPProvider:
                 record_wire=self.record_wire,
                 secrets=secrets,
             )
-            async with contextlib.aclosing(self.parse(wire)) as events:
+            # parsers are async generators (aclose), though typed as iterators
+            async with contextlib.aclosing(self.parse(wire)) as events:  # type: ignore[type-var]
                 async for event in events:
                     kind = event.get("type")
                     terminal = kind in ("finish", "error")
@@ -482,7 +483,9 @@ class HTTPProvider:
                 f"the reply took longer than the {deadline:g} s deadline"
             ) from None
 
-    async def _send(self, body: dict[str, Any], deadline_at: float, deadline: float):
+    async def _send(
+        self, body: dict[str, Any], deadline_at: float, deadline: float
+    ) -> httpx.Response:
         """Open the response, retrying before the first byte; return it once it is 2xx."""
         client = self.client
         headers = {**self._headers(), **self._extra_headers}

@@ -50,7 +50,7 @@ _UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $11"
 class DuckDBBackend:
     """A DuckDB file behind the :class:`~.backend.Backend` contract."""
 
-    role = None
+    role: str | None = None
 
     def __init__(
         self, path: str, *, lock_timeout: float, idle_release: float, woken: Callable[[], None]

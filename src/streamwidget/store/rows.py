@@ -10,22 +10,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import json.encoder
 import re
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import duckdb
 
-try:  # the C string encoder behind json.dumps(ensure_ascii=False)
-    from json.encoder import c_encode_basestring as _encode_string
-except ImportError:  # pragma: no cover - pure-Python builds
-    from json.encoder import py_encode_basestring as _encode_string
-
 from ..document import Document, ToolCall
 from ..events import Event, is_terminal
 from ..recording import Recording
+
+#: The C string encoder behind json.dumps(ensure_ascii=False) (pure Python on other builds).
+_encode_string: Callable[[str], str] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
 
 Owner = tuple[int, str, "float | None"]
 
