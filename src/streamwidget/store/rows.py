@@ -15,7 +15,7 @@ import re
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import duckdb
@@ -82,6 +82,25 @@ UPDATE_COLUMNS = (
     " error = $5, usage = $6, finish_reason = $7, first_token_t = $8, last_t = $9,"
     " version = $10, updated_at = now()"
 )
+
+
+#: The same for many documents in one statement: ``u`` is the updates as columns (the
+#: parameters of :data:`UPDATE_COLUMNS`, ``id`` last; see :func:`update_columns`).
+UPDATE_MANY_COLUMNS = (
+    "status = u.status, content = streams.content || u.added, reasoning = streams.reasoning"
+    " || u.added_reasoning, tool_calls = u.tool_calls, error = u.error, usage = u.usage,"
+    " finish_reason = u.finish_reason, first_token_t = u.first_token_t, last_t = u.last_t,"
+    " version = u.version, updated_at = now()"
+)
+UPDATE_MANY_NAMES = (
+    "status, added, added_reasoning, tool_calls, error, usage, finish_reason, first_token_t,"
+    " last_t, version, id"
+)
+
+
+def update_columns(updates: Sequence[DocumentUpdate]) -> list[list[Any]]:
+    """Updates as the eleven columns of :data:`UPDATE_MANY_NAMES` (for ``unnest``)."""
+    return [list(column) for column in zip(*(u.sql_params() for u in updates))]
 
 
 class OpenStream(NamedTuple):
