@@ -151,3 +151,27 @@ def test_dataframes_when_pandas_is_installed(store):
     pandas = pytest.importorskip("pandas")
     add(store, SMALL)
     assert isinstance(stats(store).df(), pandas.DataFrame)
+
+
+def test_picking_streams_in_the_query_gives_the_same_metrics_for_just_those(store):
+    import time
+
+    small = add(store, SMALL)
+    time.sleep(0.01)  # created_at orders the listing
+    failing = add(store, FAILING)
+    time.sleep(0.01)
+    third = add(store, SMALL[:2] + SMALL[-1:], model="m2")
+    everything = {r[0]: r for r in stats(store).fetchall()}
+    newest = stats(store, limit=2).fetchall()
+    assert [r[0] for r in newest] == [third, failing]
+    assert newest == [everything[third], everything[failing]]  # same numbers as the full view
+    assert [r[0] for r in stats(store, status="error").fetchall()] == [failing]
+    assert stats(store, streams=[small], stall_threshold=0.06).fetchall() == [
+        r for r in stats(store, stall_threshold=0.06).fetchall() if r[0] == small
+    ]
+    assert [r[3] for r in stats(store, "tool", streams=[failing]).fetchall()] == ["c2"]
+    assert stats(store, limit=0).fetchall() == []
+    with pytest.raises(ValueError, match="by='stream' only"):
+        stats(store, "model", limit=3)
+    with pytest.raises(ValueError, match="limit must be an int"):
+        stats(store, limit=-1)
