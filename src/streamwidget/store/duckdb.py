@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from ..document import Document
-from .backend import EndOrphan, Unsubscribe
+from .backend import EndOrphan, Subscribe, Unsubscribe
 from .duckdb_schema import INDEX_SQL, SCHEMA_SQL, UPGRADE_SQL
 from .lease import Lease, LeaseTimeout
 from .rows import (
@@ -33,7 +33,7 @@ from .rows import (
     materialize,
     update_columns,
 )
-from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
+from .sql import DOCUMENT, IMPORT_CONVERSATION, NEXT_SEQ, OPEN_STREAMS
 from .types import ENV_VAR, Callback, StoreError, StoreLockedError, check_folder
 
 _INSERT_STREAMS = (
@@ -143,25 +143,17 @@ class DuckDBBackend:
                 raise
 
     def write_import(self, imported: ImportedStream) -> None:
-        stream = dict(imported.stream)
-        stream["created_at"] = stream["created_at"] or ""  # cast in SQL: now() if unreadable
-        names = list(stream)
-        values = [f"${i + 1}" for i in range(len(names))]
-        values[names.index("created_at")] = (
-            f"coalesce(TRY_CAST(${names.index('created_at') + 1} AS TIMESTAMPTZ), now())"
-        )
+        stream = {**imported.stream, "created_at": imported.stream["created_at"] or ""}
+        insert = imported.insert_sql("coalesce(TRY_CAST({} AS TIMESTAMPTZ), now())")
         with self._cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
                 if imported.conversation_id is not None:
                     cur.execute(
-                        "INSERT OR IGNORE INTO conversations (id, title) VALUES ($1, $2)",
+                        IMPORT_CONVERSATION,
                         [imported.conversation_id, imported.conversation_title],
                     )
-                cur.execute(
-                    f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})",
-                    list(stream.values()),
-                )
+                cur.execute(insert, list(stream.values()))
                 cur.execute(_INSERT_EVENT_COLUMNS, imported.event_columns())
                 cur.execute("COMMIT")
             except Exception:
@@ -234,10 +226,7 @@ class DuckDBBackend:
         return False
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         return document, subscribe(callback)
 

@@ -22,7 +22,7 @@ import getpass
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,7 +33,7 @@ from psycopg.abc import Buffer
 from psycopg.types.string import StrDumper
 
 from ..document import Document
-from .backend import EndOrphan, Notify, Unsubscribe
+from .backend import EndOrphan, Notify, Subscribe, Unsubscribe
 from .postgres_duck import DuckDBCopy
 from .postgres_follow import Follower
 from .postgres_schema import CHANNEL, install_schema
@@ -48,7 +48,7 @@ from .rows import (
     document_from_row,
     update_columns,
 )
-from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
+from .sql import DOCUMENT, IMPORT_CONVERSATION, NEXT_SEQ, OPEN_STREAMS
 from .types import Callback, StoreError
 
 _INSERT_STREAMS = (
@@ -154,21 +154,13 @@ class PostgresBackend:
                 )
 
     def write_import(self, imported: ImportedStream) -> None:
-        stream = dict(imported.stream)
-        stream["created_at"] = _timestamp(stream["created_at"])
-        names = list(stream)
-        values = [f"${i + 1}" for i in range(len(names))]
-        values[names.index("created_at")] = f"coalesce(${names.index('created_at') + 1}, now())"
+        stream = {**imported.stream, "created_at": _timestamp(imported.stream["created_at"])}
         with self._db() as conn, conn.transaction(), conn.cursor() as cur:
             if imported.conversation_id is not None:
                 cur.execute(
-                    "INSERT INTO conversations (id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    [imported.conversation_id, imported.conversation_title],
+                    IMPORT_CONVERSATION, [imported.conversation_id, imported.conversation_title]
                 )
-            cur.execute(
-                f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})",
-                list(stream.values()),
-            )
+            cur.execute(imported.insert_sql("coalesce({}, now())"), list(stream.values()))
             cur.execute(_INSERT_EVENTS, imported.event_columns())
 
     # -- recovery ---------------------------------------------------------------------------
@@ -243,10 +235,7 @@ class PostgresBackend:
         return True
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         return self._follower.follow(document, callback, subscribe)
 

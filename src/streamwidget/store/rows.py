@@ -120,6 +120,15 @@ class ImportedStream(NamedTuple):
     conversation_id: str | None
     conversation_title: str
 
+    def insert_sql(self, created_at: str) -> str:
+        """The ``INSERT`` of :attr:`stream` (``$n`` placeholders in its order); ``created_at``
+        is the dialect's expression around its placeholder ``{}`` (``now()`` if unreadable)."""
+        names = list(self.stream)
+        values = [f"${i + 1}" for i in range(len(names))]
+        at = names.index("created_at")
+        values[at] = created_at.format(values[at])
+        return f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})"
+
     def event_columns(self) -> list[list[Any]]:
         """The events as five columns (for ``unnest``)."""
         return [list(column) for column in zip(*self.events)]

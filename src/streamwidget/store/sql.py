@@ -20,6 +20,8 @@ STREAMS = (
 STREAM_EXISTS = "SELECT 1 FROM streams WHERE id = $1"
 BY_SHA256 = "SELECT id FROM streams WHERE recording_sha256 = $1 LIMIT 1"
 
+IMPORT_CONVERSATION = "INSERT INTO conversations (id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
 # -- conversations and messages ---------------------------------------------------------------
 
 NEW_CONVERSATION = "INSERT INTO conversations (id, title) VALUES ($1, $2)"
