@@ -22,6 +22,7 @@ from .backend import EndOrphan, Subscribe, Unsubscribe
 from .duckdb_schema import INDEX_SQL, SCHEMA_SQL, UPGRADE_SQL
 from .lease import Lease, LeaseTimeout
 from .rows import (
+    STREAM_COLUMNS,
     UPDATE_COLUMNS,
     UPDATE_MANY_COLUMNS,
     DocumentUpdate,
@@ -78,16 +79,28 @@ class DuckDBBackend:
         try:
             with self._cursor() as cur:
                 cur.execute(SCHEMA_SQL)
-                cur.execute(f"{DOCUMENT} LIMIT 0", [""])  # a file that is not a store fails here
-                if not cur.execute(
-                    "SELECT 1 FROM information_schema.columns WHERE table_name = 'streams'"
-                    " AND column_name = 'recording_sha256'"
-                ).fetchall():
-                    cur.execute(UPGRADE_SQL)
-                cur.execute(INDEX_SQL)
+                self._upgrade(cur)
         except duckdb.Error as exc:
             self.lease.close()  # a failed open must not keep the file locked for other kernels
             raise self._open_error(exc) from None
+
+    def _upgrade(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Bring a file written by an earlier version up to the schema (one catalog read when
+        it is already there); a ``streams`` table that is not ours is an error."""
+        (columns, indexes), *_ = cur.execute(
+            "SELECT (SELECT list(column_name) FROM duckdb_columns() WHERE table_name = 'streams'"
+            " AND schema_name = current_schema()), (SELECT list(index_name) FROM"
+            " duckdb_indexes() WHERE table_name = 'streams' AND schema_name = current_schema())"
+        ).fetchall()
+        missing = set(STREAM_COLUMNS) - set(columns or ())
+        if missing:
+            raise duckdb.CatalogException(
+                f"its table streams has no column {', '.join(sorted(missing))}"
+            )
+        if "recording_sha256" not in columns:
+            cur.execute(UPGRADE_SQL)
+        if "streams_sha256" not in (indexes or ()):
+            cur.execute(INDEX_SQL)
 
     def _open_error(self, exc: duckdb.Error) -> StoreError:
         if self.display != ":memory:" and not Path(self.display).exists():
