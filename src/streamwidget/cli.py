@@ -284,7 +284,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import Redactor, export_jsonl, export_parquet, select_streams
+    from .redaction import Redactor
+    from .transfer import export_jsonl, export_parquet, select_streams
 
     fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "jsonl")
     redact: Any = False if args.no_redact else Redactor(args.redact or None)
