@@ -96,6 +96,11 @@ def test_sql_access_and_listing(new_store):
     store.append(sid, text_event(0.1, "hey"))
     assert store.sql("SELECT content FROM streams WHERE id = $1", [sid]).fetchall() == [("hey",)]
     assert store.streams()[0]["id"] == sid
+    done = store.create_stream(provider="p", model="m")
+    store.append(done, {"t": 0.1, "type": "finish", "reason": "stop"})
+    assert [s["id"] for s in store.streams(status="complete")] == [done]
+    assert [s["id"] for s in store.streams(limit=1, status="streaming")] == [sid]
+    assert len(store.streams(limit=1)) == 1 and store.streams(status="error") == []
 
 
 def test_conversation_messages_read_assistant_text_from_the_stream(new_store):

@@ -77,9 +77,10 @@ class ReadsMixin:
         rec.source = f"store:{stream_id}"
         return rec
 
-    def streams(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest streams: id, status, model, provider, created_at, length of the text."""
-        return self._dicts(sql.STREAMS, [limit])
+    def streams(self, limit: int = 100, *, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest streams (with that ``status``, if given): id, status, model, provider,
+        created_at, length of the text. Picked by the query: only ``limit`` rows are read."""
+        return self._dicts(sql.STREAMS, [limit, status])
 
     def sql(
         self, query: str, params: list[Any] | dict[str, Any] | None = None
