@@ -1,6 +1,6 @@
 """6. Sharing one DuckDB store file between processes: hand-off latency and throughput.
 
-Two kernels can use one store file: they take turns holding it (``streamwidget.lease``). Every
+Two kernels can use one store file: they take turns holding it (``streamwidget.store.lease``). Every
 process here is a real one (this script in another role), the file is on disk.
 
 - Hand-off: process A streams one reply at a steady pace (``--rate`` events/s) and holds the

@@ -103,6 +103,10 @@ def test_model_roll_ups(store):
     assert m1["output_tokens"] == 11
     assert m1["ttft_p50"] == pytest.approx((0.2 + 0.5) / 2)
     assert (m1["tool_calls"], m1["tool_failures"], m1["stalls"]) == (2, 1, 2)
+    # another stall threshold goes through the macro, not the view
+    strict = stats(store, by="model", stall_threshold=100.0)
+    rows = {(r[0], r[1]): dict(zip(strict.columns, r)) for r in strict.fetchall()}
+    assert (rows[("p", "m1")]["streams"], rows[("p", "m1")]["stalls"]) == (2, 0)
     assert m1["tokens_per_s_avg"] == pytest.approx((10 / 2.2 + 1.0) / 2)
     assert models[("p", "m2")]["streams"] == 1
 
@@ -151,3 +155,27 @@ def test_dataframes_when_pandas_is_installed(store):
     pandas = pytest.importorskip("pandas")
     add(store, SMALL)
     assert isinstance(stats(store).df(), pandas.DataFrame)
+
+
+def test_picking_streams_in_the_query_gives_the_same_metrics_for_just_those(store):
+    import time
+
+    small = add(store, SMALL)
+    time.sleep(0.01)  # created_at orders the listing
+    failing = add(store, FAILING)
+    time.sleep(0.01)
+    third = add(store, SMALL[:2] + SMALL[-1:], model="m2")
+    everything = {r[0]: r for r in stats(store).fetchall()}
+    newest = stats(store, limit=2).fetchall()
+    assert [r[0] for r in newest] == [third, failing]
+    assert newest == [everything[third], everything[failing]]  # same numbers as the full view
+    assert [r[0] for r in stats(store, status="error").fetchall()] == [failing]
+    assert stats(store, streams=[small], stall_threshold=0.06).fetchall() == [
+        r for r in stats(store, stall_threshold=0.06).fetchall() if r[0] == small
+    ]
+    assert [r[3] for r in stats(store, "tool", streams=[failing]).fetchall()] == ["c2"]
+    assert stats(store, limit=0).fetchall() == []
+    with pytest.raises(ValueError, match="by='stream' only"):
+        stats(store, "model", limit=3)
+    with pytest.raises(ValueError, match="limit must be an int"):
+        stats(store, limit=-1)

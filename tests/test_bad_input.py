@@ -464,7 +464,7 @@ def test_a_store_on_a_read_only_file_system_says_to_choose_a_writable_place():
 
 def test_a_bad_default_store_path_leaves_import_working_and_errors_each_time(tmp_path, monkeypatch):
     import streamwidget
-    from streamwidget.store import core as store_module
+    from streamwidget.store import core as store_module  # where the default store lives
 
     monkeypatch.setenv("STREAMWIDGET_STORE", unwritable_paths(tmp_path)[0])
     monkeypatch.setattr(store_module, "_default", None)

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -8,8 +9,9 @@ import duckdb
 import pytest
 
 import streamwidget
-from streamwidget import Document, Store, StoreError, StoreLockedError
+from streamwidget import Document, Recording, Store, StoreError, StoreLockedError
 from streamwidget.store import default_path
+from streamwidget.store.duckdb_schema import SCHEMA_SQL
 
 SRC = os.path.dirname(os.path.dirname(streamwidget.__file__))
 
@@ -94,6 +96,11 @@ def test_sql_access_and_listing(new_store):
     store.append(sid, text_event(0.1, "hey"))
     assert store.sql("SELECT content FROM streams WHERE id = $1", [sid]).fetchall() == [("hey",)]
     assert store.streams()[0]["id"] == sid
+    done = store.create_stream(provider="p", model="m")
+    store.append(done, {"t": 0.1, "type": "finish", "reason": "stop"})
+    assert [s["id"] for s in store.streams(status="complete")] == [done]
+    assert [s["id"] for s in store.streams(limit=1, status="streaming")] == [sid]
+    assert len(store.streams(limit=1)) == 1 and store.streams(status="error") == []
 
 
 def test_conversation_messages_read_assistant_text_from_the_stream(new_store):
@@ -307,3 +314,47 @@ def test_event_columns_round_trip_exactly_whatever_the_text_and_times(new_store,
     assert [e["t"] for e in events[:-1]] == [float(t) for t in times]
     assert events[-1]["type"] == "finish"
     store.close()
+
+
+def test_many_short_streams_are_committed_together_exactly(new_store):
+    store = new_store("s", batch_interval=3600)
+    with store._commit_lock:  # the writer waits: all of it goes in one batch
+        ids = [store.create_stream(provider="p", model=f"m{i}") for i in range(40)]
+        for i, sid in enumerate(ids):
+            store.append(sid, {"t": 0.1, "type": "reasoning", "text": f"think {i}"})
+            store.append(sid, text_event(0.2, f"reply {i}"))
+            if i % 2:
+                store.append(sid, {"t": 0.3, "type": "finish", "reason": "stop"})
+        commits = store.commits
+    store.flush()
+    assert store.commits == commits + 1  # one transaction: 40 new streams, 100 events, 40 updates
+    for sid in ids[::2]:  # the unfinished ones grow again: appended to what is stored
+        store.append(sid, text_event(0.4, "!"))
+    store.flush()
+    rows = dict(
+        (r[0], r[1:])
+        for r in store.fetchall("SELECT id, content, reasoning, status, version FROM streams")
+    )
+    for i, sid in enumerate(ids):
+        finished = bool(i % 2)
+        assert rows[sid] == (
+            f"reply {i}" + ("" if finished else "!"),
+            f"think {i}",
+            "complete" if finished else "streaming",
+            3,
+        ), i
+
+
+def test_the_recording_hash_is_indexed_also_in_a_file_from_before_it(tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    old_schema = re.sub(r",\n\s*recording_sha256 VARCHAR[^\n]*", "", SCHEMA_SQL)
+    assert "recording_sha256" not in old_schema.split("CREATE TABLE IF NOT EXISTS events")[0]
+    con.execute(old_schema)
+    con.close()
+    with Store(path) as store:
+        indexes = store.fetchall("SELECT index_name FROM duckdb_indexes()")
+        assert ("streams_sha256",) in indexes
+        hello = Recording.bundled("hello")
+        first = store.import_recording(hello)
+        assert store.import_recording(hello) == first  # found by its hash

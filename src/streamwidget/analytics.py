@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from .seek import STALL_THRESHOLD
@@ -41,11 +42,12 @@ if TYPE_CHECKING:
     from .store import Store
 
 _STREAM_MACRO = """
-CREATE OR REPLACE MACRO streamwidget_stream_metrics(stall_threshold := {threshold}) AS TABLE
+CREATE OR REPLACE MACRO streamwidget_stream_metrics(stall_threshold := {threshold}, ids := NULL)
+AS TABLE
 WITH ev AS (
     SELECT stream_id, seq, t, type,
            t - lag(t) OVER (PARTITION BY stream_id ORDER BY seq) AS gap
-    FROM events
+    FROM events WHERE ids IS NULL OR list_contains(ids, stream_id)
 ), agg AS (
     SELECT stream_id,
            count(*) AS events,
@@ -61,7 +63,7 @@ WITH ev AS (
     FROM ev GROUP BY stream_id
 ), tools AS (
     SELECT stream_id, count(*) AS tool_calls, count(*) FILTER (WHERE failed) AS tool_failures
-    FROM streamwidget_tool_metrics() GROUP BY stream_id
+    FROM streamwidget_tool_metrics(ids := ids) GROUP BY stream_id
 ), base AS (
     SELECT s.id AS stream_id, s.conversation_id, s.created_at, s.provider, s.model, s.status,
            s.finish_reason, s.error->>'kind' AS error_kind,
@@ -75,6 +77,7 @@ WITH ev AS (
     FROM streams s
     LEFT JOIN agg a ON a.stream_id = s.id
     LEFT JOIN tools tl ON tl.stream_id = s.id
+    WHERE ids IS NULL OR list_contains(ids, s.id)
 )
 SELECT stream_id, conversation_id, created_at, provider, model, status, finish_reason,
        error_kind, events, ttft, duration, text_events,
@@ -88,19 +91,21 @@ FROM base
 """
 
 _TOOL_MACRO = """
-CREATE OR REPLACE MACRO streamwidget_tool_metrics() AS TABLE
+CREATE OR REPLACE MACRO streamwidget_tool_metrics(ids := NULL) AS TABLE
 WITH calls AS (
     SELECT s.id AS stream_id, s.provider, s.model, c.id AS call_id, c.name, c.status,
            c.error, c.started_at, c.ended_at
     FROM streams s, unnest(from_json(coalesce(s.tool_calls, '[]'),
         '[{"id": "VARCHAR", "name": "VARCHAR", "status": "VARCHAR", "error": "VARCHAR",
            "started_at": "DOUBLE", "ended_at": "DOUBLE"}]')) AS u(c)
+    WHERE ids IS NULL OR list_contains(ids, s.id)
 ), marks AS (
     SELECT stream_id, payload->>'id' AS call_id,
            min(t) FILTER (WHERE type = 'tool_call_end') AS args_done_at,
            min(t) FILTER (WHERE type = 'tool_status' AND payload->>'status' = 'running')
                AS running_at
     FROM events WHERE type IN ('tool_call_end', 'tool_status')
+        AND (ids IS NULL OR list_contains(ids, stream_id))
     GROUP BY stream_id, payload->>'id'
 )
 SELECT c.stream_id, c.provider, c.model, c.call_id, c.name, c.status,
@@ -166,17 +171,54 @@ def stats(
     by: Literal["stream", "model", "tool"] = "stream",
     *,
     stall_threshold: float = STALL_THRESHOLD,
+    streams: Iterable[str] | None = None,
+    status: str | None = None,
+    limit: int | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Metrics from the store as a DuckDB relation (``.df()`` / ``.pl()`` when pandas or polars
     is installed, ``.fetchall()`` always).
 
-    ``by="stream"``: one row per stream; ``"model"``: per provider and model; ``"tool"``: per
-    tool call. ``stall_threshold`` (seconds) decides which gaps count as stalls.
+    ``by="stream"``: one row per stream, newest first; ``"model"``: per provider and model;
+    ``"tool"``: per tool call. ``stall_threshold`` (seconds) decides which gaps count as
+    stalls. ``streams`` (ids), ``status`` and ``limit`` (the newest ``limit``) pick streams in
+    the query, so only their events are read: ``stats(limit=20)`` costs the same in a store of
+    a million streams as in one of a hundred. ``status`` and ``limit`` apply to ``"stream"``,
+    ``streams`` also to ``"tool"``.
     """
-    from .store import default_store
+    from .store import StoreError, default_store
 
     if by not in _SOURCES:
         raise ValueError(f"by must be one of {', '.join(map(repr, _SOURCES))}, got {by!r}")
+    _check_threshold(stall_threshold)
+    if (status is not None or limit is not None) and by != "stream":
+        raise ValueError(f"status and limit pick streams: by='stream' only, not {by!r}")
+    if streams is not None and by == "model":
+        raise ValueError("streams picks streams: by='stream' or 'tool', not 'model'")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be an int >= 0, got {limit!r}")
+    store = store if store is not None else default_store()
+    if store not in _installed:
+        install_views(store)
+    view, macro, order = _SOURCES[by]
+    picked = streams is not None or status is not None or limit is not None
+    ids = _pick(store, streams, status, limit) if picked else None
+    params: list[object]
+    if macro is None:  # tool calls
+        query, params = "SELECT * FROM streamwidget_tool_metrics(ids := $1)", [ids]
+    elif by == "model":  # a roll-up of every stream: nothing to pick
+        query, params = f"SELECT * FROM {macro}(stall_threshold := $1)", [float(stall_threshold)]
+    else:
+        query = f"SELECT * FROM {macro}(stall_threshold := $1, ids := $2)"
+        params = [float(stall_threshold), ids]
+    if not picked and (macro is None or float(stall_threshold) == STALL_THRESHOLD):
+        query, params = f"SELECT * FROM {view}", []  # the view: what other clients see
+    relation = store.sql(f"{query} ORDER BY {order}", params)
+    if relation is None:  # a SELECT always has a result
+        raise StoreError(f"the analytics view {view} gave no result")
+    return relation
+
+
+def _check_threshold(stall_threshold: object) -> None:
     if (
         isinstance(stall_threshold, bool)
         or not isinstance(stall_threshold, (int, float))
@@ -184,13 +226,17 @@ def stats(
         or stall_threshold < 0
     ):
         raise ValueError(f"stall_threshold must be a number >= 0, got {stall_threshold!r}")
-    store = store if store is not None else default_store()
-    if store not in _installed:
-        install_views(store)
-    view, macro, order = _SOURCES[by]
-    if macro is None or float(stall_threshold) == STALL_THRESHOLD:
-        return store.sql(f"SELECT * FROM {view} ORDER BY {order}")
-    return store.sql(
-        f"SELECT * FROM {macro}(stall_threshold := $1) ORDER BY {order}",
-        [float(stall_threshold)],
+
+
+def _pick(
+    store: Store, streams: Iterable[str] | None, status: str | None, limit: int | None
+) -> list[str]:
+    """The ids of the newest streams that match, chosen in SQL (the streams table only)."""
+    wanted = None if streams is None else [streams] if isinstance(streams, str) else [*streams]
+    rows = store.fetchall(
+        "SELECT id FROM streams WHERE ($1::VARCHAR IS NULL OR status = $1)"
+        " AND ($2::VARCHAR[] IS NULL OR list_contains($2, id))"
+        " ORDER BY created_at DESC, id LIMIT $3",
+        [status, wanted, limit if limit is not None else 2**62],
     )
+    return [str(row[0]) for row in rows]

@@ -107,9 +107,8 @@ def _not_a_source(source: str, store: Any) -> str:
 def cmd_ls(args: argparse.Namespace) -> int:
     from .analytics import stats
 
-    with _open_store(args) as store:
-        rows = _dicts(stats(store))
-    rows = [r for r in rows if not args.status or r["status"] == args.status][: args.limit]
+    with _open_store(args) as store:  # the newest, picked in SQL: only their events are read
+        rows = _dicts(stats(store, status=args.status or None, limit=max(args.limit, 0)))
     if args.json:
         _print_json(rows)
     else:
@@ -123,7 +122,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         sid = _resolve_id(store, args.id)
-        metrics = next(r for r in _dicts(stats(store)) if r["stream_id"] == sid)
+        [metrics] = _dicts(stats(store, streams=[sid]))
         doc = store.get(sid)
         events = store.events(sid) if args.events or args.json else []
     if args.json:
@@ -202,7 +201,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import Redactor, export_jsonl, export_parquet, select_streams
+    from .redaction import Redactor
+    from .transfer import export_jsonl, export_parquet, select_streams
 
     fmt = args.format or ("parquet" if (args.output or "").endswith(".parquet") else "jsonl")
     redact: Any = False if args.no_redact else Redactor(args.redact or None)
@@ -315,8 +315,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from .analytics import stats
 
     with _open_store(args) as store:
-        relation = stats(store, by=args.by, stall_threshold=args.stall_threshold)
+        limit = args.limit if args.by == "stream" and args.limit > 0 else None
+        relation = stats(store, by=args.by, stall_threshold=args.stall_threshold, limit=limit)
         rows = _dicts(relation)
+    if limit is not None and len(rows) == limit:
+        print(f"(the newest {limit} streams; --limit 0 for all)", file=sys.stderr)
     if args.json:
         _print_json(rows)
     elif args.csv:
@@ -434,6 +437,9 @@ def parser() -> argparse.ArgumentParser:
     p = add("stats", "metrics per stream, model or tool call", cmd_stats)
     p.add_argument("--by", choices=["stream", "model", "tool"], default="stream")
     p.add_argument("--stall-threshold", type=float, default=0.5, metavar="SECONDS")
+    p.add_argument(
+        "--limit", type=int, default=100, help="--by stream: the newest N (0: all; default 100)"
+    )
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")

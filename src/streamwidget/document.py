@@ -269,7 +269,7 @@ class Document:
     def content_equal(self, other: Document) -> bool:
         """Same reply content (text, tools, status, error, usage), ignoring ids and timing."""
 
-        def key(doc: Document) -> tuple:
+        def key(doc: Document) -> tuple[Any, ...]:
             tools = [
                 (c.id, c.name, c.status, c.arguments, c.result, c.error) for c in doc.tool_calls
             ]

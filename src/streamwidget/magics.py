@@ -56,7 +56,7 @@ def chat(line: str, cell: str) -> None:
         raise UsageError(f"%%chat: -o {output} needs a message in the cell body")
     if _chat is None or new or _chat.comm is None:  # none yet, asked for, or closed
         _chat = Chat(model or "replay:demo")
-        display(_chat)
+        display(_chat)  # type: ignore[no-untyped-call]
     elif model:
         _chat.model = model
     if cell.strip():

@@ -276,11 +276,12 @@ class _Run:
     ) -> tuple[str, list[dict[str, Any]], set[str], dict[str, Any] | None]:
         """Stream one model response. Returns its text, tool calls, the calls already answered
         in the stream, and the ``finish`` event (``None`` if the stream already ended)."""
-        text, calls, answered = "", [], set()
+        text, calls, answered = "", list[dict[str, Any]](), set[str]()
         names: dict[str, str] = {}
         server: set[str] = set()
         breathe = time.perf_counter() + YIELD_EVERY
-        async with contextlib.aclosing(self.provider.stream(request)) as events:
+        # providers are async generators (aclose), though the protocol says iterator
+        async with contextlib.aclosing(self.provider.stream(request)) as events:  # type: ignore[type-var]
             async for event in events:
                 if time.perf_counter() > breathe:
                     # A provider with data buffered never suspends: let the loop send frames
@@ -362,7 +363,7 @@ class _Run:
         return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
 
     async def _approved(self, call_id: str) -> bool:
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.approvals[call_id] = future
         self.write({"type": "tool_status", "id": call_id, "status": "pending_approval"})
         try:

@@ -30,14 +30,14 @@ def migrate(
 
     ``progress(done, total, stream_id)`` is called after each stream (the slow part)."""
     result = MigrateResult()
-    conversations = source.sql(
+    conversations = source.fetchall(
         "SELECT id, title, created_at, CAST(meta AS VARCHAR) FROM conversations ORDER BY id"
-    ).fetchall()
-    messages = source.sql(
+    )
+    messages = source.fetchall(
         "SELECT id, conversation_id, seq, role, content, stream_id, created_at FROM messages"
         " ORDER BY conversation_id, seq"
-    ).fetchall()
-    streams = source.sql("SELECT id, status FROM streams ORDER BY created_at, id").fetchall()
+    )
+    streams = source.fetchall("SELECT id, status FROM streams ORDER BY created_at, id")
     target.copy_conversations(conversations)
     result.conversations += len(conversations)
     renamed: dict[str, str] = {}

@@ -11,10 +11,10 @@
   A file with bad lines raises :class:`BadLinesError` listing every bad line, and nothing is
   imported, unless ``skip_bad=True``: then the good lines are imported and the bad ones
   reported in :attr:`ImportResult.problems`.
-- Redaction (on by default for exports): every string in event payloads and in the header's
-  ``request`` is searched for the :class:`Redactor`'s patterns (API keys, emails by default).
-  A secret split across two events (two text tokens) is not found: patterns match within one
-  string.
+- Redaction (on by default for exports; :mod:`streamwidget.redaction`): every string in event
+  payloads and in the header's ``request`` is searched for the :class:`Redactor`'s patterns
+  (API keys, emails by default). A secret split across two events (two text tokens) is not
+  found: patterns match within one string.
 
 Round trip: JSONL → store → Parquet → store → JSONL gives the same event lines, byte for byte
 (``t`` is kept as a float: ``1`` comes back as ``1.0``). Exported headers gain ``stream_id`` (and
@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .events import Event
 from .recording import Recording, RecordingError
+from .redaction import DEFAULT_PATTERNS as DEFAULT_PATTERNS  # (importable from here too)
+from .redaction import Redact, redactor
+from .redaction import Redactor as Redactor
 
 if TYPE_CHECKING:
     from .store import Store
@@ -40,16 +43,6 @@ if TYPE_CHECKING:
 #: ``progress(done, total, label)``: called as files or streams are processed.
 Progress = Callable[[int, int, str], None]
 
-#: Patterns replaced on export by default: name → regular expression.
-DEFAULT_PATTERNS: dict[str, str] = {
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "api_key": r"\bsk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,}",
-    "aws_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "github_token": r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-    "slack_token": r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
-    "google_key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "bearer": r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{16,}=*",
-}
 _FIXED_HEADER = ("streamwidget", "version", "provider", "model", "created_at", "request")
 _TAIL_HEADER = ("conversation_id", "conversation_title", "stream_id")
 
@@ -96,71 +89,6 @@ class ImportResult:
         return self.imported + self.duplicates
 
 
-class Redactor:
-    """Replaces secrets in strings: ``patterns`` is name → regex (or a list of regexes).
-
-    ``replacement`` may use ``{name}``. :attr:`count` says how many matches were replaced.
-    """
-
-    def __init__(
-        self,
-        patterns: Mapping[str, str] | Iterable[str] | None = None,
-        *,
-        replacement: str = "[REDACTED:{name}]",
-    ):
-        if patterns is None:
-            patterns = DEFAULT_PATTERNS
-        items = (
-            patterns.items()
-            if isinstance(patterns, Mapping)
-            else ((f"pattern{i + 1}", p) for i, p in enumerate(patterns))
-        )
-        self.patterns = {name: re.compile(regex) for name, regex in items}
-        self.replacement = replacement
-        self.count = 0
-
-    def text(self, value: str) -> str:
-        for name, pattern in self.patterns.items():
-            value, n = pattern.subn(self.replacement.format(name=name), value)
-            self.count += n
-        return value
-
-    def value(self, value: Any) -> Any:
-        """``value`` with every string inside it (not dict keys) redacted."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        return value
-
-    def recording(self, recording: Recording) -> Recording:
-        """A redacted copy: event payloads and the header's ``request``."""
-        header = dict(recording.header)
-        if "request" in header:
-            header["request"] = self.value(header["request"])
-        events = [
-            {k: (v if k in ("t", "type") else self.value(v)) for k, v in e.items()}
-            for e in recording.events
-        ]
-        return Recording(header, events, recording.source)
-
-
-Redact = bool | None | Mapping[str, str] | Iterable[str] | Redactor
-
-
-def redactor(redact: Redact) -> Redactor | None:
-    """``True``: the default patterns; ``False``/``None``: none; patterns or a Redactor."""
-    if redact is True:
-        return Redactor()
-    if redact is False or redact is None:
-        return None
-    if isinstance(redact, Redactor):
-        return redact
-    return Redactor(redact)
-
-
 # -- reading sources --------------------------------------------------------------------------
 
 
@@ -174,7 +102,8 @@ def open_recording(source: Any, store: Store | None = None, *, prefix: bool = Fa
     owner = getattr(source, "store", None)
     stream_id = getattr(source, "id", None) or getattr(source, "stream_id", None)
     if owner is not None and isinstance(stream_id, str):
-        return owner.recording(stream_id)
+        recording: Recording = owner.recording(stream_id)
+        return recording
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             "expected a Recording, a stream handle, a .jsonl path, a bundled recording name or "
@@ -200,9 +129,9 @@ def open_recording(source: Any, store: Store | None = None, *, prefix: bool = Fa
 
 def resolve_stream_id(store: Store, text: str) -> str:
     """The id of the stream ``text`` names: its id, or a unique prefix of it."""
-    rows = store.sql(
+    rows = store.fetchall(
         "SELECT id FROM streams WHERE starts_with(id, $1) ORDER BY id LIMIT 6", [text]
-    ).fetchall()
+    )
     ids = [row[0] for row in rows]
     if text in ids:
         return text
@@ -226,35 +155,33 @@ def select_streams(
         ids = list(streams)
         known = {  # only the ids asked for, not every id in the store
             row[0]
-            for row in store.sql(
+            for row in store.fetchall(
                 "SELECT id FROM streams WHERE id IN (SELECT unnest($1::VARCHAR[]))", [ids]
-            ).fetchall()
+            )
         }
         missing = [sid for sid in ids if sid not in known]
         if missing:
             raise TransferError(f"no stream(s) {', '.join(missing)} in the store {store.path}")
         return ids
     if conversation is not None:
-        rows = store.sql(
+        rows = store.fetchall(
             "SELECT id FROM streams WHERE conversation_id = $1 ORDER BY created_at, id",
             [conversation],
-        ).fetchall()
+        )
         if not rows:
             raise TransferError(f"no streams in conversation {conversation!r} in {store.path}")
         return [row[0] for row in rows]
-    return [
-        row[0] for row in store.sql("SELECT id FROM streams ORDER BY created_at, id").fetchall()
-    ]
+    return [row[0] for row in store.fetchall("SELECT id FROM streams ORDER BY created_at, id")]
 
 
 def stream_recording(store: Store, stream_id: str, redact: Redact = True) -> Recording:
     """A stream as the recording an export writes: fixed header order, redacted."""
     recording = store.recording(stream_id)
-    rows = store.sql(
+    rows = store.fetchall(
         "SELECT s.conversation_id, c.title FROM streams s LEFT JOIN conversations c"
         " ON c.id = s.conversation_id WHERE s.id = $1",
         [stream_id],
-    ).fetchall()
+    )
     header = dict(recording.header)
     row = rows[0] if rows else None
     if row is not None and row[0]:
@@ -326,7 +253,7 @@ def export_parquet(
         for done, sid in enumerate(ids, 1):
             recording = stream_recording(store, sid, redact)
             header = json.dumps(recording.header, ensure_ascii=False)
-            events = recording.events or [None]  # a stream with no events still gets a row
+            events: list[Event | None] = [*recording.events] or [None]  # a row even if none
             rows = [
                 [n + i, sid, None if e is None else i]
                 + ([None, None, None] if e is None else [e["t"], e["type"], _payload(e)])

@@ -48,7 +48,7 @@ DEMO_DEFAULT = "hello"
 def last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user" and isinstance(message.get("content"), str):
-            return message["content"]
+            return str(message["content"])
     return ""
 
 
@@ -120,7 +120,7 @@ class ScriptedToolProvider:
         request = request or ChatRequest()
         messages = request.messages
         if messages and messages[-1].get("role") == "tool":
-            results = []
+            results: list[dict[str, Any]] = []
             for message in reversed(messages):
                 if message.get("role") != "tool":
                     break
@@ -250,7 +250,10 @@ def _as_markdown(content: str) -> str:
 
 
 #: Model strings for the demo models (a hook for ``resolve_model``).
-DEMO_MODELS: dict[str, type] = {"replay:demo": DemoProvider, "demo:tools": ScriptedToolProvider}
+DEMO_MODELS: dict[str, type[Provider]] = {
+    "replay:demo": DemoProvider,
+    "demo:tools": ScriptedToolProvider,
+}
 
 
 def demo_model(spec: Any) -> Provider | None:

@@ -198,7 +198,8 @@ class HTTPProvider:
                 record_wire=self.record_wire,
                 secrets=secrets,
             )
-            async with contextlib.aclosing(self.parse(wire)) as events:
+            # parsers are async generators (aclose), though typed as iterators
+            async with contextlib.aclosing(self.parse(wire)) as events:  # type: ignore[type-var]
                 async for event in events:
                     kind = event.get("type")
                     terminal = kind in ("finish", "error")
@@ -263,7 +264,9 @@ class HTTPProvider:
                 f"the reply took longer than the {deadline:g} s deadline"
             ) from None
 
-    async def _send(self, body: dict[str, Any], deadline_at: float, deadline: float):
+    async def _send(
+        self, body: dict[str, Any], deadline_at: float, deadline: float
+    ) -> httpx.Response:
         """Open the response, retrying before the first byte; return it once it is 2xx."""
         client = self.client
         headers = {**self._headers(), **self._extra_headers}

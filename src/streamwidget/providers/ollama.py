@@ -133,8 +133,8 @@ class OllamaProvider(HTTPProvider):
 def _fold_line(data: dict[str, Any], calls: int) -> tuple[list[Event], int]:
     """The events of one NDJSON line, and the number of tool calls so far. Pure."""
     if data.get("error"):
-        _, message = error_text(data)
-        return [{"type": "error", "kind": "server", "message": message or "error"}], calls
+        _, error = error_text(data)
+        return [{"type": "error", "kind": "server", "message": error or "error"}], calls
     message = data.get("message") or {}
     events: list[Event] = [
         unknown("ollama", {key: value}, f"unknown {where} field {key!r}")

@@ -28,6 +28,8 @@ from .types import Callback, Change
 EndOrphan = Callable[[Document, int], tuple[EventRow, DocumentUpdate]]
 Notify = Callable[[Change], None]
 Unsubscribe = Callable[[], None]
+#: Adds a (possibly wrapped) callback to the core's subscribers of the stream being followed.
+Subscribe = Callable[[Callback], Unsubscribe]
 
 
 class Backend(Protocol):
@@ -83,10 +85,7 @@ class Backend(Protocol):
         ...
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         """Deliver the committed events after ``document`` (read after :meth:`listen`) to the
         core's subscribers; ``subscribe(callback)`` adds the caller's (possibly wrapped)

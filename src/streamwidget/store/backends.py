@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .backend import Backend, Notify
+from .duckdb import DuckDBBackend  # the default: imported with the store, not on first open
 from .types import ENV_VAR, StoreError, default_path, is_postgres_dsn
 
 
@@ -30,7 +31,5 @@ def open_backend(
                 f"a PostgreSQL store needs psycopg 3 ({exc}): pip install 'streamwidget[postgres]'"
             ) from None
         return PostgresBackend(target, lock_timeout=lock_timeout, notify=notify)
-    from .duckdb import DuckDBBackend
-
     file = ":memory:" if path == ":memory:" else str(Path(path or default_path()))
     return DuckDBBackend(file, lock_timeout=lock_timeout, idle_release=idle_release, woken=woken)

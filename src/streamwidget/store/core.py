@@ -104,8 +104,7 @@ class Store(ReadsMixin, ConversationsMixin, ImportMixin):
             target=self._write_loop, name="streamwidget-writer", daemon=True
         )
         self._writer.start()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (s := ref()) is not None and s.close())
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     @property
     def role(self) -> str | None:
@@ -146,7 +145,7 @@ class Store(ReadsMixin, ConversationsMixin, ImportMixin):
 
     def append(self, stream_id: str, event: Event) -> Document:
         """Apply one event (with ``t``) to a stream this store is writing, and queue it."""
-        kind = event.get("type")
+        kind = event.get("type", "")
         if kind not in TEXT_FIELDS or not isinstance(event.get("text"), str):
             validate_event(event)  # before the fold: a bad event must change nothing
         payload = payload_json(event)
@@ -322,6 +321,12 @@ class Store(ReadsMixin, ConversationsMixin, ImportMixin):
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._live)} live"
         return f"<Store {self.path} ({state})>"
+
+
+def _close_at_exit(ref: weakref.ReferenceType[Store]) -> None:
+    store = ref()
+    if store is not None:
+        store.close()
 
 
 TERMINAL_STATUSES = frozenset({"complete", "error", "cancelled", "interrupted"})

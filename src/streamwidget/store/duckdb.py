@@ -18,11 +18,13 @@ from typing import Any
 import duckdb
 
 from ..document import Document
-from .backend import EndOrphan, Unsubscribe
-from .duckdb_schema import ADDED_COLUMNS, SCHEMA_SQL
+from .backend import EndOrphan, Subscribe, Unsubscribe
+from .duckdb_schema import ADDED_COLUMNS, INDEX_SQL, SCHEMA_SQL
 from .lease import Lease, LeaseTimeout
 from .rows import (
+    STREAM_COLUMNS,
     UPDATE_COLUMNS,
+    UPDATE_MANY_COLUMNS,
     DocumentUpdate,
     EventRow,
     ImportedStream,
@@ -30,8 +32,9 @@ from .rows import (
     OpenStream,
     document_from_row,
     materialize,
+    update_columns,
 )
-from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
+from .sql import DOCUMENT, IMPORT_CONVERSATION, NEXT_SEQ, OPEN_STREAMS
 from .types import ENV_VAR, Callback, StoreError, StoreLockedError, check_folder
 
 _INSERT_STREAMS = (
@@ -45,12 +48,21 @@ _INSERT_EVENT_COLUMNS = (
     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])"
 )
 _UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $12"
+_UPDATE_MANY = (
+    f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM (SELECT unnest($1::VARCHAR[]) AS status,"
+    " unnest($2::VARCHAR[]) AS added, unnest($3::VARCHAR[]) AS added_reasoning,"
+    " unnest($4::JSON[]) AS tool_calls, unnest($5::JSON[]) AS error, unnest($6::JSON[]) AS usage,"
+    " unnest($7::VARCHAR[]) AS finish_reason, unnest($8::DOUBLE[]) AS first_token_t,"
+    " unnest($9::DOUBLE[]) AS last_t, unnest($10::BIGINT[]) AS version,"
+    " unnest($11::JSON[]) AS warnings, unnest($12::VARCHAR[]) AS id) AS u"
+    " WHERE streams.id = u.id"
+)
 
 
 class DuckDBBackend:
     """A DuckDB file behind the :class:`~.backend.Backend` contract."""
 
-    role = None
+    role: str | None = None
 
     def __init__(
         self, path: str, *, lock_timeout: float, idle_release: float, woken: Callable[[], None]
@@ -68,21 +80,30 @@ class DuckDBBackend:
         try:
             with self._cursor() as cur:
                 cur.execute(SCHEMA_SQL)
-                present = {
-                    name
-                    for (name,) in cur.execute(
-                        "SELECT column_name FROM information_schema.columns"
-                        " WHERE table_name = 'streams'"
-                    ).fetchall()
-                }
-                if {"status", "content", "owner_pid"} <= present:  # a store, not a foreign file
-                    for name, sql_type in ADDED_COLUMNS:
-                        if name not in present:
-                            cur.execute(f"ALTER TABLE streams ADD COLUMN {name} {sql_type}")
-                cur.execute(f"{DOCUMENT} LIMIT 0", [""])  # a file that is not a store fails here
+                self._upgrade(cur)
         except duckdb.Error as exc:
             self.lease.close()  # a failed open must not keep the file locked for other kernels
             raise self._open_error(exc) from None
+
+    def _upgrade(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Bring a file written by an earlier version up to the schema (one catalog read when
+        it is already there); a ``streams`` table that is not ours is an error."""
+        (columns, indexes), *_ = cur.execute(
+            "SELECT (SELECT list(column_name) FROM duckdb_columns() WHERE table_name = 'streams'"
+            " AND schema_name = current_schema()), (SELECT list(index_name) FROM"
+            " duckdb_indexes() WHERE table_name = 'streams' AND schema_name = current_schema())"
+        ).fetchall()
+        added = {name for name, _ in ADDED_COLUMNS}
+        missing = set(STREAM_COLUMNS) - added - set(columns or ())
+        if missing:
+            raise duckdb.CatalogException(
+                f"its table streams has no column {', '.join(sorted(missing))}"
+            )
+        for name, sql_type in ADDED_COLUMNS:
+            if name not in columns:
+                cur.execute(f"ALTER TABLE streams ADD COLUMN {name} {sql_type}")
+        if "streams_sha256" not in (indexes or ()):
+            cur.execute(INDEX_SQL)
 
     def _open_error(self, exc: duckdb.Error) -> StoreError:
         if self.display != ":memory:" and not Path(self.display).exists():
@@ -128,33 +149,27 @@ class DuckDBBackend:
                     cur.execute(_INSERT_STREAMS, [list(column) for column in zip(*creates)])
                 if events:
                     insert_events(cur, events)
-                for update in updates:
-                    cur.execute(_UPDATE, update.sql_params())
+                if len(updates) == 1:
+                    cur.execute(_UPDATE, updates[0].sql_params())
+                elif updates:  # many short streams: one statement, not one per stream
+                    cur.execute(_UPDATE_MANY, update_columns(updates))
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
                 raise
 
     def write_import(self, imported: ImportedStream) -> None:
-        stream = dict(imported.stream)
-        stream["created_at"] = stream["created_at"] or ""  # cast in SQL: now() if unreadable
-        names = list(stream)
-        values = [f"${i + 1}" for i in range(len(names))]
-        values[names.index("created_at")] = (
-            f"coalesce(TRY_CAST(${names.index('created_at') + 1} AS TIMESTAMPTZ), now())"
-        )
+        stream = {**imported.stream, "created_at": imported.stream["created_at"] or ""}
+        insert = imported.insert_sql("coalesce(TRY_CAST({} AS TIMESTAMPTZ), now())")
         with self._cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
                 if imported.conversation_id is not None:
                     cur.execute(
-                        "INSERT OR IGNORE INTO conversations (id, title) VALUES ($1, $2)",
+                        IMPORT_CONVERSATION,
                         [imported.conversation_id, imported.conversation_title],
                     )
-                cur.execute(
-                    f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})",
-                    list(stream.values()),
-                )
+                cur.execute(insert, list(stream.values()))
                 cur.execute(_INSERT_EVENT_COLUMNS, imported.event_columns())
                 cur.execute("COMMIT")
             except Exception:
@@ -227,10 +242,7 @@ class DuckDBBackend:
         return False
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         return document, subscribe(callback)
 

@@ -22,7 +22,7 @@ import getpass
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,20 +33,22 @@ from psycopg.abc import Buffer
 from psycopg.types.string import StrDumper
 
 from ..document import Document
-from .backend import EndOrphan, Notify, Unsubscribe
+from .backend import EndOrphan, Notify, Subscribe, Unsubscribe
 from .postgres_duck import DuckDBCopy
 from .postgres_follow import Follower
 from .postgres_schema import CHANNEL, install_schema
 from .rows import (
-    UPDATE_COLUMNS,
+    UPDATE_MANY_COLUMNS,
+    UPDATE_MANY_NAMES,
     DocumentUpdate,
     EventRow,
     ImportedStream,
     NewStream,
     OpenStream,
     document_from_row,
+    update_columns,
 )
-from .sql import DOCUMENT, NEXT_SEQ, OPEN_STREAMS
+from .sql import DOCUMENT, IMPORT_CONVERSATION, NEXT_SEQ, OPEN_STREAMS
 from .types import Callback, StoreError
 
 _INSERT_STREAMS = (
@@ -59,7 +61,11 @@ _INSERT_EVENTS = (
     "INSERT INTO events (stream_id, seq, t, type, payload) SELECT * FROM"
     " unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[])"
 )
-_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $12"
+_UPDATE_MANY = (
+    f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::bigint[],"
+    f" $11::text[], $12::text[]) AS u({UPDATE_MANY_NAMES}) WHERE streams.id = u.id"
+)
 
 
 def default_user() -> str:
@@ -140,7 +146,7 @@ class PostgresBackend:
             if events:
                 cur.execute(_INSERT_EVENTS, [list(column) for column in zip(*events)])
             if updates:
-                cur.executemany(_UPDATE, [update.sql_params() for update in updates])
+                cur.execute(_UPDATE_MANY, update_columns(updates))  # one statement for all
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(
                     "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
@@ -148,21 +154,13 @@ class PostgresBackend:
                 )
 
     def write_import(self, imported: ImportedStream) -> None:
-        stream = dict(imported.stream)
-        stream["created_at"] = _timestamp(stream["created_at"])
-        names = list(stream)
-        values = [f"${i + 1}" for i in range(len(names))]
-        values[names.index("created_at")] = f"coalesce(${names.index('created_at') + 1}, now())"
+        stream = {**imported.stream, "created_at": _timestamp(imported.stream["created_at"])}
         with self._db() as conn, conn.transaction(), conn.cursor() as cur:
             if imported.conversation_id is not None:
                 cur.execute(
-                    "INSERT INTO conversations (id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    [imported.conversation_id, imported.conversation_title],
+                    IMPORT_CONVERSATION, [imported.conversation_id, imported.conversation_title]
                 )
-            cur.execute(
-                f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})",
-                list(stream.values()),
-            )
+            cur.execute(imported.insert_sql("coalesce({}, now())"), list(stream.values()))
             cur.execute(_INSERT_EVENTS, imported.event_columns())
 
     # -- recovery ---------------------------------------------------------------------------
@@ -237,10 +235,7 @@ class PostgresBackend:
         return True
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         return self._follower.follow(document, callback, subscribe)
 

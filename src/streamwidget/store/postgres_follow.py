@@ -20,7 +20,7 @@ from collections.abc import Callable
 import psycopg
 
 from ..document import Document
-from .backend import Notify, Unsubscribe
+from .backend import Notify, Subscribe, Unsubscribe
 from .postgres_schema import CHANNEL
 from .types import Callback, Change, StoreError
 
@@ -61,10 +61,7 @@ class Follower:
             self._thread.start()
 
     def follow(
-        self,
-        document: Document,
-        callback: Callback,
-        subscribe: Callable[[Callback], Unsubscribe],
+        self, document: Document, callback: Callback, subscribe: Subscribe
     ) -> tuple[Document, Unsubscribe]:
         stream_id = document.stream_id
         with self._lock:

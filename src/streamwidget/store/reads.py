@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
@@ -19,12 +20,16 @@ from .backend import Backend
 from .rows import document_from_row
 
 
+class _Live(Protocol):
+    document: Document
+
+
 class ReadsMixin:
     """What a store reads; a live stream is read from memory, with what is not committed."""
 
     _backend: Backend
     _state: threading.Lock
-    _live: dict[str, Any]  # stream id -> the core's live entry (``.document``)
+    _live: Mapping[str, _Live]
     path: str
 
     if TYPE_CHECKING:  # the store's own
@@ -72,9 +77,10 @@ class ReadsMixin:
         rec.source = f"store:{stream_id}"
         return rec
 
-    def streams(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest streams: id, status, model, provider, created_at, length of the text."""
-        return self._dicts(sql.STREAMS, [limit])
+    def streams(self, limit: int = 100, *, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest streams (with that ``status``, if given): id, status, model, provider,
+        created_at, length of the text. Picked by the query: only ``limit`` rows are read."""
+        return self._dicts(sql.STREAMS, [limit, status])
 
     def sql(
         self, query: str, params: list[Any] | dict[str, Any] | None = None
@@ -88,6 +94,14 @@ class ReadsMixin:
         """
         self.flush()
         return self._backend.sql(query, params)
+
+    def fetchall(
+        self, query: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a DuckDB SQL query, as :meth:`sql` runs it (``[]`` for a statement
+        that returns none)."""
+        relation = self.sql(query, params)
+        return [] if relation is None else relation.fetchall()
 
     def cursor(self) -> AbstractContextManager[Any]:
         """``with store.cursor() as cur:`` — the database's own API, the store held meanwhile

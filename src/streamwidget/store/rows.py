@@ -10,22 +10,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import json.encoder
 import re
 import threading
 import uuid
 import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import duckdb
 
-try:  # the C string encoder behind json.dumps(ensure_ascii=False)
-    from json.encoder import c_encode_basestring as _encode_string
-except ImportError:  # pragma: no cover - pure-Python builds
-    from json.encoder import py_encode_basestring as _encode_string
-
 from ..document import Document, ToolCall
 from ..events import Event, is_terminal
 from ..recording import Recording
+
+#: The C string encoder behind json.dumps(ensure_ascii=False) (pure Python on other builds).
+_encode_string: Callable[[str], str] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
 
 Owner = tuple[int, str, "float | None"]
 
@@ -83,6 +85,25 @@ UPDATE_COLUMNS = (
 )
 
 
+#: The same for many documents in one statement: ``u`` is the updates as columns (the
+#: parameters of :data:`UPDATE_COLUMNS`, ``id`` last; see :func:`update_columns`).
+UPDATE_MANY_COLUMNS = (
+    "status = u.status, content = streams.content || u.added, reasoning = streams.reasoning"
+    " || u.added_reasoning, tool_calls = u.tool_calls, error = u.error, usage = u.usage,"
+    " finish_reason = u.finish_reason, first_token_t = u.first_token_t, last_t = u.last_t,"
+    " version = u.version, warnings = u.warnings, updated_at = now()"
+)
+UPDATE_MANY_NAMES = (
+    "status, added, added_reasoning, tool_calls, error, usage, finish_reason, first_token_t,"
+    " last_t, version, warnings, id"
+)
+
+
+def update_columns(updates: Sequence[DocumentUpdate]) -> list[list[Any]]:
+    """Updates as the twelve columns of :data:`UPDATE_MANY_NAMES` (for ``unnest``)."""
+    return [list(column) for column in zip(*(u.sql_params() for u in updates))]
+
+
 class OpenStream(NamedTuple):
     """A stream still ``pending`` or ``streaming``, and the process that writes it."""
 
@@ -99,6 +120,15 @@ class ImportedStream(NamedTuple):
     events: list[EventRow]
     conversation_id: str | None
     conversation_title: str
+
+    def insert_sql(self, created_at: str) -> str:
+        """The ``INSERT`` of :attr:`stream` (``$n`` placeholders in its order); ``created_at``
+        is the dialect's expression around its placeholder ``{}`` (``now()`` if unreadable)."""
+        names = list(self.stream)
+        values = [f"${i + 1}" for i in range(len(names))]
+        at = names.index("created_at")
+        values[at] = created_at.format(values[at])
+        return f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})"
 
     def event_columns(self) -> list[list[Any]]:
         """The events as five columns (for ``unnest``)."""

@@ -14,11 +14,13 @@ OPEN_STREAMS = (
     " WHERE status IN ('pending', 'streaming')"
 )
 STREAMS = (
-    "SELECT id, status, model, provider, created_at, length(content) AS chars"
-    " FROM streams ORDER BY created_at DESC LIMIT $1"
+    "SELECT id, status, model, provider, created_at, length(content) AS chars FROM streams"
+    " WHERE ($2::VARCHAR IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $1"
 )
 STREAM_EXISTS = "SELECT 1 FROM streams WHERE id = $1"
 BY_SHA256 = "SELECT id FROM streams WHERE recording_sha256 = $1 LIMIT 1"
+
+IMPORT_CONVERSATION = "INSERT INTO conversations (id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 
 # -- conversations and messages ---------------------------------------------------------------
 
