@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -56,9 +54,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.store:
         env["STREAMWIDGET_STORE"] = args.store
-    with contextlib.suppress(KeyboardInterrupt):
-        return subprocess.call(command, env=env)
-    return 0
+    sys.stdout.flush()
+    # JupyterLab takes this process's place, so a signal to it (Ctrl-C, a terminate) reaches
+    # the server itself and no server is left running behind a stopped command.
+    os.execve(sys.executable, command, env)
+    return 0  # not reached
 
 
 def _has_module(name: str) -> bool:
