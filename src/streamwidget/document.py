@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .events import TERMINAL_STATUSES, Event
+from .parts import Part, Parts
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Document:
         version: int = 0,
         first_token_t: float | None = None,
         last_t: float = 0.0,
+        parts: Parts | None = None,
     ):
         self.stream_id = stream_id
         self.status = status
@@ -102,6 +104,8 @@ class Document:
         #: ``t`` of the first text (time to first token) and of the last applied event.
         self.first_token_t = first_token_t
         self.last_t = last_t
+        # A document made from its fields alone (no events) reads in the legacy order.
+        self._parts = parts or Parts.legacy(text, reasoning, [c.id for c in self.tool_calls])
 
     @property
     def text(self) -> str:
@@ -135,6 +139,20 @@ class Document:
         return self._reasoning.since(offset)
 
     @property
+    def parts(self) -> list[Part]:
+        """The reply's ordered parts (text and reasoning runs, tool calls, steps, notices)."""
+        return self._parts.items
+
+    def parts_wire(self) -> list[dict[str, Any]]:
+        """The parts as the front end gets them (UTF-16 offsets; see :class:`Part`)."""
+        return self._parts.wire(self.done)
+
+    @property
+    def parts_version(self) -> int:
+        """Changes when a part starts or the reply ends (not when a run grows)."""
+        return self._parts.boundaries + (1 if self.done else 0)
+
+    @property
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
@@ -161,6 +179,7 @@ class Document:
             return  # nothing changes a finished document
         if self.status == "pending":
             self.status = "streaming"
+        self._parts.apply(event, t)
         if kind == "text":
             if self.first_token_t is None:
                 self.first_token_t = t
@@ -170,6 +189,7 @@ class Document:
         elif kind == "tool_call_start":
             if self.tool(event["id"]) is None:
                 self.tool_calls.append(ToolCall(event["id"], event["name"], started_at=t))
+                self._parts.tool(event["id"], t)
         elif kind == "tool_call_delta":
             call = self._call(event["id"], t)
             call.args_text += event["args_delta"]
@@ -210,6 +230,7 @@ class Document:
         if call is None:  # a delta before its start: tolerate, the recording stays readable
             call = ToolCall(call_id, name or "?", started_at=t)
             self.tool_calls.append(call)
+            self._parts.tool(call_id, t)
         return call
 
     def _settle_tools(self, t: float) -> None:
@@ -236,6 +257,7 @@ class Document:
             "first_token_t": self.first_token_t,
             "last_t": self.last_t,
             "done": self.done,
+            "parts": [part.to_dict() for part in self.parts],
         }
 
     def __eq__(self, other: object) -> bool:
