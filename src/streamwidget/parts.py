@@ -88,7 +88,7 @@ class Parts:
     when it moves.
     """
 
-    __slots__ = ("items", "_length", "_length16", "_last", "_after_result", "boundaries")
+    __slots__ = ("_after_result", "_last", "_length", "_length16", "boundaries", "items")
 
     def __init__(self) -> None:
         self.items: list[Part] = []

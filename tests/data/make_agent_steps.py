@@ -29,30 +29,64 @@ def events() -> list[dict]:
     ev += run
     ev += [
         {"t": round(t, 3), "type": "tool_call_start", "id": "call_1", "name": "get_weather"},
-        {"t": round(t + 0.05, 3), "type": "tool_call_delta", "id": "call_1",
-         "args_delta": "{\"city\": \"Paris\"}"},
-        {"t": round(t + 0.1, 3), "type": "tool_call_end", "id": "call_1",
-         "arguments": {"city": "Paris"}},
-        {"t": round(t + 0.9, 3), "type": "tool_result", "id": "call_1", "status": "done",
-         "result": {"temp_c": 19, "sky": "sunny"}},
+        {
+            "t": round(t + 0.05, 3),
+            "type": "tool_call_delta",
+            "id": "call_1",
+            "args_delta": '{"city": "Paris"}',
+        },
+        {
+            "t": round(t + 0.1, 3),
+            "type": "tool_call_end",
+            "id": "call_1",
+            "arguments": {"city": "Paris"},
+        },
+        {
+            "t": round(t + 0.9, 3),
+            "type": "tool_result",
+            "id": "call_1",
+            "status": "done",
+            "result": {"temp_c": 19, "sky": "sunny"},
+        },
     ]
     t += 1.0
-    t, run = words(t, "text", "It is 19 °C and sunny. Step two code:\n\n```python\nprint('step two')\n```\n\n"
-                   "Now the forecast.\n\n")
+    t, run = words(
+        t,
+        "text",
+        "It is 19 °C and sunny. Step two code:\n\n```python\nprint('step two')\n```\n\n"
+        "Now the forecast.\n\n",
+    )
     ev += run
     ev += [
         {"t": round(t, 3), "type": "tool_call_start", "id": "call_2", "name": "get_forecast"},
-        {"t": round(t + 0.05, 3), "type": "tool_call_end", "id": "call_2",
-         "arguments": {"city": "Paris", "days": 5}},
-        {"t": round(t + 0.1, 3), "type": "tool_status", "id": "call_2",
-         "status": "pending_approval"},
+        {
+            "t": round(t + 0.05, 3),
+            "type": "tool_call_end",
+            "id": "call_2",
+            "arguments": {"city": "Paris", "days": 5},
+        },
+        {
+            "t": round(t + 0.1, 3),
+            "type": "tool_status",
+            "id": "call_2",
+            "status": "pending_approval",
+        },
         {"t": round(t + 2.6, 3), "type": "tool_status", "id": "call_2", "status": "running"},
-        {"t": round(t + 2.9, 3), "type": "tool_result", "id": "call_2", "status": "done",
-         "result": "dry all week"},
+        {
+            "t": round(t + 2.9, 3),
+            "type": "tool_result",
+            "id": "call_2",
+            "status": "done",
+            "result": "dry all week",
+        },
     ]
     t += 3.0
-    t, run = words(t, "text", "The week stays dry, so $x^2 + 1$ umbrellas are not needed.\n\n"
-                   "```python\nprint('final')\n```")
+    t, run = words(
+        t,
+        "text",
+        "The week stays dry, so $x^2 + 1$ umbrellas are not needed.\n\n"
+        "```python\nprint('final')\n```",
+    )
     ev += run
     ev += [
         {"t": round(t, 3), "type": "usage", "input_tokens": 120, "output_tokens": 80},
@@ -63,8 +97,12 @@ def events() -> list[dict]:
 
 def main() -> None:
     header = {
-        "streamwidget": "recording", "version": 1, "provider": "openai", "model": "made-up-agent",
-        "created_at": "2026-12-07T10:00:00Z", "title": "Agent steps (made up)",
+        "streamwidget": "recording",
+        "version": 1,
+        "provider": "openai",
+        "model": "made-up-agent",
+        "created_at": "2026-12-07T10:00:00Z",
+        "title": "Agent steps (made up)",
         "request": {"messages": [{"role": "user", "content": "Weather in Paris this week?"}]},
     }
     lines = [json.dumps(header)] + [json.dumps(e, ensure_ascii=False) for e in events()]
