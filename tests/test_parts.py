@@ -81,8 +81,8 @@ def test_wire_form_uses_utf16_offsets_and_leaves_the_last_run_open_until_the_end
     wire = doc.parts_wire()
     assert wire == [
         {"kind": "text", "start": 0, "end": 5},  # the emoji is 2 UTF-16 units, U+FE0F one more
-        {"kind": "reasoning", "start": 0, "end": None, "t0": 0.2, "t1": None},
-        {"kind": "text", "start": 5, "end": None},
+        {"kind": "reasoning", "start": 0, "end": 1, "t0": 0.2, "t1": 0.3},  # closed: fixed
+        {"kind": "text", "start": 5, "end": None},  # the last part: open-ended
     ]
     version = doc.parts_version
     doc.apply(ev(0.4, "text", text="more"))

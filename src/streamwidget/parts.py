@@ -48,8 +48,9 @@ class Part:
         return asdict(self)
 
     def wire(self, last_run: bool) -> dict[str, Any]:
-        """The small form the front end gets: UTF-16 offsets, the last run of its field
-        open-ended (``end`` None = to the end of the buffer, so growing text changes nothing)."""
+        """The small form the front end gets: UTF-16 offsets; a run that is the last part of
+        a live reply (the only one that can grow) is open-ended (``end`` None: to the end of
+        the buffer), so growing text changes nothing here."""
         if self.kind in TEXT_FIELDS:
             out: dict[str, Any] = {"kind": self.kind, "start": self.start16}
             out["end"] = None if last_run else self.end16
@@ -88,14 +89,12 @@ class Parts:
     when it moves.
     """
 
-    __slots__ = ("_after_result", "_last", "_length", "_length16", "boundaries", "items")
+    __slots__ = ("_after_result", "_length", "_length16", "boundaries", "items")
 
     def __init__(self) -> None:
         self.items: list[Part] = []
         self._length = {name: 0 for name in TEXT_FIELDS}
         self._length16 = {name: 0 for name in TEXT_FIELDS}
-        #: Index of the last run of each field (its ``end`` is open on the wire).
-        self._last: dict[str, int] = {}
         self._after_result = False
         self.boundaries = 0
 
@@ -141,7 +140,6 @@ class Parts:
         else:
             start, start16 = self._length[field], self._length16[field]
             self._add(Part(field, start, start + n, start16, start16 + n16, t0=t, t1=t))
-            self._last[field] = len(self.items) - 1
         self._length[field] += n
         self._length16[field] += n16
 
@@ -154,14 +152,13 @@ class Parts:
 
     def wire(self, done: bool = False) -> list[dict[str, Any]]:
         """All parts in the front end's form; a finished reply's runs are all closed."""
-        open_runs = set() if done else set(self._last.values())
-        return [part.wire(index in open_runs) for index, part in enumerate(self.items)]
+        last = -1 if done else len(self.items) - 1
+        return [part.wire(index == last) for index, part in enumerate(self.items)]
 
     def copy(self) -> Parts:
         twin = Parts()
         twin.items = [Part(**part.to_dict()) for part in self.items]
         twin._length, twin._length16 = dict(self._length), dict(self._length16)
-        twin._last = dict(self._last)
         twin._after_result = self._after_result
         twin.boundaries = self.boundaries
         return twin
