@@ -11,6 +11,7 @@ import "./markdown.css";
 import { BlockSplitter } from "./blocks";
 import { h as el } from "./dom";
 import { escapeHtml, highlightCode, isCold, prepareCode, resolveLanguage } from "./highlight";
+import { mathExtension } from "./math";
 
 /** The word of a fence's info string that names its language, as put in the class. */
 const fenceWord = (lang: string | undefined): string =>
@@ -48,6 +49,8 @@ marked.use({
   },
 });
 
+marked.use(mathExtension); // TeX → MathML (math.ts); model-written raw <math> stays text below
+
 const RAW_TEXT_TAG =
   /<\/?\s*(?:script|style|title|textarea|xmp|iframe|noembed|noframes|noscript|plaintext|template|svg|math)\b/i;
 
@@ -56,7 +59,7 @@ const ALLOWED_URI = /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i
 const WEB_URL = /^(?:https?:|mailto:)/i;
 
 const CONFIG = {
-  USE_PROFILES: { html: true },
+  USE_PROFILES: { html: true, mathMl: true }, // MathML: what math.ts makes of TeX
   FORBID_TAGS: [
     "style", "script", "iframe", "frame", "frameset", "object", "embed", "form", "input",
     "button", "textarea", "select", "option", "link", "meta", "base", "video", "audio",
@@ -88,7 +91,7 @@ function purifierFor(win: Window): Purifier {
       const cls = el.getAttribute("class");
       if (cls !== null) {
         // only the renderer's own classes: a model must not borrow the page's (jp-Dialog, ...)
-        const own = cls.split(/\s+/).filter((c) => /^(?:language-[\w#+.-]+|sw-hl-[\w-]+)$/.test(c));
+        const own = cls.split(/\s+/).filter((c) => /^(?:language-[\w#+.-]+|sw-hl-[\w-]+|sw-math-(?:display|error))$/.test(c));
         if (own.length) el.setAttribute("class", own.join(" "));
         else el.removeAttribute("class");
       }
