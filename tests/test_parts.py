@@ -141,5 +141,6 @@ def test_replaying_a_recording_gives_the_parts_of_folding_its_events(name, tmp_p
     folded = Document.from_events(recording.events)  # the replay has its own clock
     assert untimed(live) == untimed(folded) and len(folded.parts) >= 1
     wire = [{k: v for k, v in p.items() if k not in ("t0", "t1")} for p in live.parts_wire()]
-    assert wire == [{k: v for k, v in p.items() if k not in ("t0", "t1")}
-                    for p in folded.parts_wire()]
+    assert wire == [
+        {k: v for k, v in p.items() if k not in ("t0", "t1")} for p in folded.parts_wire()
+    ]

@@ -147,6 +147,19 @@ class Document:
         """The parts as the front end gets them (UTF-16 offsets; see :class:`Part`)."""
         return self._parts.wire(self.done)
 
+    def read_parts(self) -> list[tuple[Part, Any]]:
+        """Each part with what it shows: a run's text, a tool call, a notice's message."""
+        out: list[tuple[Part, Any]] = []
+        for part in self.parts:
+            if part.kind in ("text", "reasoning"):
+                field = self._text if part.kind == "text" else self._reasoning
+                out.append((part, field.value()[part.start : part.end]))
+            elif part.kind == "tool":
+                out.append((part, self.tool(part.call_id or "")))
+            else:
+                out.append((part, part.message))
+        return out
+
     @property
     def parts_version(self) -> int:
         """Changes when a part starts or the reply ends (not when a run grows)."""
