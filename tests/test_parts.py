@@ -144,3 +144,35 @@ def test_replaying_a_recording_gives_the_parts_of_folding_its_events(name, tmp_p
     assert wire == [
         {k: v for k, v in p.items() if k not in ("t0", "t1")} for p in folded.parts_wire()
     ]
+
+
+async def test_stream_view_sends_parts_when_a_part_starts_not_per_token(comms):
+    from streamwidget import StreamView
+
+    recording = Recording.load(AGENT)
+    store = Store(":memory:")
+    handle = start(ReplayProvider(recording, speed=4.0), store=store)
+    view = StreamView(handle, frame_interval=0.01)
+    await handle
+    sent = [u["parts"] for u in comms[-1].updates() if "parts" in u]
+    boundaries = len(Document.from_events(recording.events).parts)
+    assert 2 <= len(sent) <= boundaries + 2, len(sent)  # one per part (a few share a frame)
+    assert sent[-1] == view.document.parts_wire() == view.parts
+    assert sent[-1][-1]["end"] is not None  # the finished reply's runs are all closed
+    text = view.text
+    last = sent[-1][-1]
+    assert text[last["start"] : last["end"]].startswith("The week stays dry")  # ASCII: = UTF-16
+
+
+def test_chat_turns_and_the_player_carry_the_parts():
+    from streamwidget.widgets.chat import assistant_turn
+    from streamwidget.widgets.player import Player
+
+    recording = Recording.load(AGENT)
+    doc = recording.document()
+    assert assistant_turn("m1", doc)["parts"] == doc.parts_wire()
+    player = Player(AGENT, position=0)
+    assert player.parts == []
+    player.seek(len(recording.events) // 2)
+    middle = Document.from_events(recording.events[: len(recording.events) // 2])
+    assert player.parts == middle.parts_wire() and player.parts
