@@ -7,7 +7,7 @@
 // by a digit, so "$5 and $10" stays text. A formula temml cannot parse shows as its source.
 // The MathML goes through the sanitizer like everything else (markdown.ts allows MathML).
 
-import temml from "temml";
+import type temmlModule from "temml";
 import type { MarkedExtension, Tokens } from "marked";
 import { escapeHtml } from "./highlight";
 
@@ -31,11 +31,24 @@ const BLOCK_DISPLAY = /^ {0,3}(?:\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\])[ \t]*(?:
 /** Longest formula converted (longer ones show as source: conversion time grows with it). */
 const MAX_TEX = 10_000;
 
+// The converter is required, not imported: esbuild then wraps it in a function that runs the
+// first time a formula is rendered, so a view whose replies have no maths never evaluates it
+// (it is more than half of the bundle; every widget instance evaluates its module).
+declare const require: (id: string) => { default?: typeof temmlModule } & typeof temmlModule;
+let temml: typeof temmlModule | null = null;
+function converter(): typeof temmlModule {
+  if (!temml) {
+    const loaded = require("temml");
+    temml = loaded.default ?? loaded;
+  }
+  return temml;
+}
+
 /** MathML for `tex`, or null when temml cannot parse it. */
 export function texToMathML(tex: string, display: boolean): string | null {
   if (tex.length > MAX_TEX) return null;
   try {
-    return temml.renderToString(tex, {
+    return converter().renderToString(tex, {
       displayMode: display,
       throwOnError: true,
       trust: false, // no \href, \url, \class, ... from a model
