@@ -176,3 +176,20 @@ def test_chat_turns_and_the_player_carry_the_parts():
     player.seek(len(recording.events) // 2)
     middle = Document.from_events(recording.events[: len(recording.events) // 2])
     assert player.parts == middle.parts_wire() and player.parts
+
+
+def test_parts_saved_as_dicts_restore_and_fold_on_the_same():
+    from streamwidget.parts import Parts
+
+    events = Recording.load(AGENT).events
+    cut = next(i for i, e in enumerate(events) if e["type"] == "tool_result") + 1
+    head = Document.from_events(events[:cut])
+    saved = [part.to_dict() for part in head.parts]
+    restored = Document(
+        "s", text=head.text, reasoning=head.reasoning, tool_calls=head.tool_calls,
+        status=head.status, parts=Parts.restore(saved, after_result=True),
+    )  # fmt: skip
+    assert restored.parts == head.parts
+    for event in events[cut:]:
+        restored.apply(event)
+    assert restored.parts == Document.from_events(events).parts

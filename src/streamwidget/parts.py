@@ -110,6 +110,21 @@ class Parts:
             parts._run("text", text, None)
         return parts
 
+    @classmethod
+    def restore(cls, items: list[dict[str, Any]], after_result: bool = False) -> Parts:
+        """Parts saved with ``[part.to_dict() for part in parts]`` (a store's column), ready to
+        go on folding: runs tile their field, so the lengths are the ends of the last runs.
+        ``after_result``: the last folded event was a tool result (the next output is a step)."""
+        parts = cls()
+        parts.items = [Part(**item) for item in items]
+        for part in parts.items:
+            if part.kind in TEXT_FIELDS:
+                parts._length[part.kind] = max(parts._length[part.kind], part.end)
+                parts._length16[part.kind] = max(parts._length16[part.kind], part.end16)
+        parts._after_result = after_result
+        parts.boundaries = len(parts.items)
+        return parts
+
     def apply(self, event: Event, t: float) -> None:
         """Fold one event that the document accepted. (Tool parts come from :meth:`tool`, which
         the document calls when it first sees a call id, after this.)"""
