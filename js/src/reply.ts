@@ -251,7 +251,7 @@ export function thinkingLabel(
   if (live) return "Thinking…";
   const t0 = part.t0 ?? null;
   const t1 = part.t1 ?? clock;
-  if (t0 === null || t1 === null || t1 < t0) return "Thinking";
+  if (t0 === null || t1 === null || t1 <= t0) return "Thinking";
   return `Thought for ${formatDuration(t1 - t0)}`;
 }
 
