@@ -193,3 +193,36 @@ def test_parts_saved_as_dicts_restore_and_fold_on_the_same():
     for event in events[cut:]:
         restored.apply(event)
     assert restored.parts == Document.from_events(events).parts
+
+
+async def test_stored_documents_keep_their_parts(tmp_path):
+    recording = Recording.load(AGENT)
+    path = tmp_path / "s.duckdb"
+    with Store(path) as store:
+        sid = (await start(ReplayProvider(recording, speed=0), store=store)).stream_id
+    with Store(path) as store:
+        ((stored,),) = store.sql("SELECT parts FROM streams").fetchall()
+        doc = store.get(sid)
+    assert stored is not None, "the parts are written with the document"
+    assert untimed(doc) == untimed(Document.from_events(recording.events))
+    assert [p.kind for p in doc.parts][:3] == ["reasoning", "text", "tool"]
+
+
+def test_a_store_file_from_the_release_before_parts_opens_and_reads_in_order(tmp_path):
+    import gzip
+    import shutil
+
+    path = tmp_path / "old.duckdb"
+    with gzip.open(AGENT.parent / "store-before-parts.duckdb.gz") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with Store(path) as store:  # the column is added in place
+        ((sid, before),) = store.sql("SELECT id, parts FROM streams").fetchall()
+        doc = store.get(sid)
+        events = store.events(sid)
+    assert before is None  # old rows have none: they are folded from their events on read
+    assert doc.parts == Document.from_events(events).parts
+    assert [p.kind for p in doc.parts] == [
+        "reasoning", "text", "tool", "step", "text", "tool", "step", "text",
+    ]  # fmt: skip
+    with Store(path) as again:  # opening twice is fine (the migration is idempotent)
+        assert again.get(sid).parts == doc.parts

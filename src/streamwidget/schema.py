@@ -1,5 +1,7 @@
 """The store's tables. One row per reply in ``streams``; the append-only log in ``events``."""
 
+from typing import Any
+
 SCHEMA_VERSION = 1
 
 SCHEMA_SQL = """
@@ -25,6 +27,7 @@ CREATE TABLE IF NOT EXISTS streams (
     content VARCHAR DEFAULT '',
     reasoning VARCHAR DEFAULT '',
     tool_calls JSON DEFAULT '[]',
+    parts JSON,                      -- the ordered parts (NULL: folded from the events on read)
     error JSON,
     usage JSON,
     finish_reason VARCHAR,
@@ -52,6 +55,19 @@ CREATE TABLE IF NOT EXISTS store_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 """
 
+
+def migrate(cursor: Any) -> None:
+    """Bring a store file written by an earlier release up to date, in place (idempotent).
+    Only a table that is a store's ``streams`` is changed, never a user's table of that name."""
+    rows = cursor.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'streams'"
+    ).fetchall()
+    columns = {row[0] for row in rows}
+    if {"tool_calls", "content", "reasoning"} <= columns and "parts" not in columns:
+        cursor.execute("ALTER TABLE streams ADD COLUMN parts JSON")
+
+
 #: The ``streams`` columns a document is read from, in order.
 STREAM_COLUMNS = (
     "id",
@@ -59,6 +75,7 @@ STREAM_COLUMNS = (
     "content",
     "reasoning",
     "tool_calls",
+    "parts",
     "error",
     "usage",
     "finish_reason",

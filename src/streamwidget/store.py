@@ -38,8 +38,9 @@ from . import owner
 from .document import Document
 from .events import TERMINAL_TYPES, TEXT_FIELDS, Event, validate_event
 from .lease import Lease, LeaseTimeout
+from .parts import Parts
 from .recording import Recording
-from .schema import SCHEMA_SQL, STREAM_COLUMNS
+from .schema import SCHEMA_SQL, STREAM_COLUMNS, migrate
 from .store_conversations import ConversationsMixin
 from .store_import import ImportMixin
 from .store_rows import (
@@ -159,6 +160,7 @@ class Store(ConversationsMixin, ImportMixin):
             self._lease = Lease(self.path)
             with self._lock:
                 self._cursor().execute(SCHEMA_SQL)
+                migrate(self._cursor())
                 self.recovered = self._recover()
         except duckdb.Error as exc:
             lease = getattr(self, "_lease", None)
@@ -294,6 +296,7 @@ class Store(ConversationsMixin, ImportMixin):
             doc.first_token_t,
             doc.last_t,
             doc.version,
+            _json([part.to_dict() for part in doc.parts]),  # index 10: DuckDB only, for now
             doc.text_length,
             doc.reasoning_length,
             doc.stream_id,
@@ -322,9 +325,9 @@ class Store(ConversationsMixin, ImportMixin):
                 cur.execute(
                     "UPDATE streams SET status = ?, content = content || ?,"
                     " reasoning = reasoning || ?, tool_calls = ?, error = ?, usage = ?,"
-                    " finish_reason = ?, first_token_t = ?, last_t = ?, version = ?,"
+                    " finish_reason = ?, first_token_t = ?, last_t = ?, version = ?, parts = ?,"
                     " updated_at = now() WHERE id = ?",
-                    update[:10] + update[-1:],
+                    update[:11] + update[-1:],
                 )
             cur.execute("COMMIT")
         except Exception:
@@ -374,7 +377,7 @@ class Store(ConversationsMixin, ImportMixin):
             )
         if row is None:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
-        return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
+        return self._from_row(row)
 
     def events(self, stream_id: str) -> list[Event]:
         """Every event of a stream, in order, including queued ones."""
@@ -538,7 +541,17 @@ class Store(ConversationsMixin, ImportMixin):
                 f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = ?", [stream_id]
             )
         )
-        return _document_from_row(dict(zip(STREAM_COLUMNS, row)))
+        return self._from_row(row)
+
+    def _from_row(self, row: tuple[Any, ...]) -> Document:
+        """A stored document. A row without parts (written before they were stored, or
+        imported) gets them by folding its events: the order of events is the truth."""
+        values = dict(zip(STREAM_COLUMNS, row))
+        parts = None
+        if not values["parts"]:
+            folded = Document.from_events(self.events(values["id"]))
+            parts = Parts.restore([part.to_dict() for part in folded.parts])
+        return _document_from_row(values, parts)
 
     def close(self) -> None:
         """Commit what is queued and let the file go. Safe to call twice."""

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - pure-Python builds
 
 from .document import Document, ToolCall
 from .events import Event, is_terminal
+from .parts import Parts
 from .recording import Recording
 
 _scratch = threading.local()
@@ -58,7 +59,11 @@ def _first(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return rows[0] if rows else None
 
 
-def _document_from_row(row: dict[str, Any]) -> Document:
+def _document_from_row(row: dict[str, Any], parts: Parts | None = None) -> Document:
+    """The document of a ``streams`` row; its parts from the row, else ``parts`` (folded from
+    the events by the caller), else the legacy order."""
+    if row.get("parts"):
+        parts = Parts.restore(json.loads(row["parts"]))
     return Document(
         stream_id=row["id"],
         status=row["status"],
@@ -73,6 +78,7 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         version=row["version"] or 0,
         first_token_t=row["first_token_t"],
         last_t=row["last_t"] or 0.0,
+        parts=parts,
     )
 
 
