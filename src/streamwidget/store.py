@@ -296,7 +296,7 @@ class Store(ConversationsMixin, ImportMixin):
             doc.first_token_t,
             doc.last_t,
             doc.version,
-            _json([part.to_dict() for part in doc.parts]),  # index 10: DuckDB only, for now
+            _json([part.to_dict() for part in doc.parts]),
             doc.text_length,
             doc.reasoning_length,
             doc.stream_id,

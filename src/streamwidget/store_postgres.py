@@ -200,8 +200,8 @@ class PostgresStore(DuckDBReads, Store):
                     "UPDATE streams SET status = %s, content = content || %s,"
                     " reasoning = reasoning || %s, tool_calls = %s, error = %s, usage = %s,"
                     " finish_reason = %s, first_token_t = %s, last_t = %s, version = %s,"
-                    " updated_at = now() WHERE id = %s",
-                    [update[:10] + update[-1:] for update in updates],
+                    " parts = %s, updated_at = now() WHERE id = %s",
+                    [update[:11] + update[-1:] for update in updates],
                 )
                 # delivered at commit: '<stream id>:<number of events now committed>'
                 cur.execute(

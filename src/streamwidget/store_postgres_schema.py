@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS streams (
     content text DEFAULT '',
     reasoning text DEFAULT '',
     tool_calls text DEFAULT '[]',
+    parts text,
     error text,
     usage text,
     finish_reason text,
@@ -119,10 +120,24 @@ def _security_sql() -> str:
     return "\n".join(parts)
 
 
+def _migrate(conn: psycopg.Connection) -> None:
+    """Columns added since a store was set up (idempotent): ``streams.parts``."""
+    missing = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'streams'"
+        " AND column_name = 'parts')"
+    ).fetchall()[0][0]
+    if missing:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('streamwidget schema'))")
+            conn.execute("ALTER TABLE streams ADD COLUMN IF NOT EXISTS parts text")
+
+
 def install_schema(conn: psycopg.Connection) -> None:
     """Create the tables and policies if they are missing (idempotent; one creator at a
     time). A role that may not create tables can still use a store an admin set up."""
     if conn.execute("SELECT to_regclass('shares') IS NOT NULL").fetchall()[0][0]:
+        _migrate(conn)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('streamwidget schema'))")
