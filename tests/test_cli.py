@@ -241,7 +241,7 @@ def test_every_table_fits_80_columns(run, tmp_path):
     sid = next(s for s, row in ids_of(run).items() if row["model"] == model)
     shown = run("show", sid, "--events").stdout.splitlines()
     first = next(i for i, line in enumerate(shown) if line.split()[:2] == ["#", "t"])
-    events = shown[first : shown.index("--- text ---")]
+    events = shown[first : shown.index("--- reply ---")]
     assert len([ln for ln in events if ln]) == 6 and max(len(ln) for ln in events) <= 80
     assert any(line.endswith("…") for line in events)  # the long tool result, cut
     roomy = run("stats", "--by", "model", env={"COLUMNS": "250"})

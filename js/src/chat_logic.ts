@@ -39,6 +39,7 @@ export function withLive(turn: AssistantTurn, live: LiveState): AssistantTurn {
     ...turn,
     status: live.status ?? turn.status,
     tool_calls: live.tool_calls ?? turn.tool_calls,
+    parts: live.parts ?? turn.parts,
     error: live.error ?? turn.error,
     meta: live.meta ?? turn.meta,
   };

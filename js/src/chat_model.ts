@@ -1,7 +1,7 @@
 // Types of the Chat widget: its traits and the custom messages it exchanges with the kernel.
 // Keep these in step with widgets/chat.py.
 
-import type { Meta, Status, ToolCall } from "./model";
+import type { Meta, Part, Status, ToolCall } from "./model";
 
 export interface UserTurn {
   id: string;
@@ -18,6 +18,8 @@ export interface AssistantTurn {
   text: string;
   reasoning: string;
   tool_calls: ToolCall[];
+  /** The reply's parts in order (missing from kernels that predate them). */
+  parts?: Part[];
   error: { kind: string; message: string } | null;
   meta: Meta;
 }
@@ -30,6 +32,7 @@ export interface LiveState {
   stream_id?: string;
   status?: Status;
   tool_calls?: ToolCall[];
+  parts?: Part[];
   error?: { kind: string; message: string } | null;
   meta?: Meta;
 }

@@ -11,6 +11,7 @@ import "./markdown.css";
 import { BlockSplitter } from "./blocks";
 import { h as el } from "./dom";
 import { escapeHtml, highlightCode, isCold, prepareCode, resolveLanguage } from "./highlight";
+import { mathExtension } from "./math";
 
 /** The word of a fence's info string that names its language, as put in the class. */
 const fenceWord = (lang: string | undefined): string =>
@@ -48,6 +49,8 @@ marked.use({
   },
 });
 
+marked.use(mathExtension); // TeX → MathML (math.ts); model-written raw <math> stays text below
+
 const RAW_TEXT_TAG =
   /<\/?\s*(?:script|style|title|textarea|xmp|iframe|noembed|noframes|noscript|plaintext|template|svg|math)\b/i;
 
@@ -56,7 +59,7 @@ const ALLOWED_URI = /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i
 const WEB_URL = /^(?:https?:|mailto:)/i;
 
 const CONFIG = {
-  USE_PROFILES: { html: true },
+  USE_PROFILES: { html: true, mathMl: true }, // MathML: what math.ts makes of TeX
   FORBID_TAGS: [
     "style", "script", "iframe", "frame", "frameset", "object", "embed", "form", "input",
     "button", "textarea", "select", "option", "link", "meta", "base", "video", "audio",
@@ -88,7 +91,7 @@ function purifierFor(win: Window): Purifier {
       const cls = el.getAttribute("class");
       if (cls !== null) {
         // only the renderer's own classes: a model must not borrow the page's (jp-Dialog, ...)
-        const own = cls.split(/\s+/).filter((c) => /^(?:language-[\w#+.-]+|sw-hl-[\w-]+)$/.test(c));
+        const own = cls.split(/\s+/).filter((c) => /^(?:language-[\w#+.-]+|sw-hl-[\w-]+|sw-math-(?:display|error))$/.test(c));
         if (own.length) el.setAttribute("class", own.join(" "));
         else el.removeAttribute("class");
       }
@@ -108,8 +111,25 @@ function purifierFor(win: Window): Purifier {
  * from elsewhere in the document.
  */
 export function markdownToFragment(src: string, doc: Document, links?: Links): DocumentFragment {
-  const html = links ? marked.parser(lex(src, links)) : marked.parse(src);
-  return sanitize(html as string, doc);
+  return safely(src, doc, () => (links ? marked.parser(lex(src, links)) : marked.parse(src)) as string);
+}
+
+/**
+ * The sanitized fragment of `render()`'s HTML; or, when rendering throws or the sanitizer
+ * gives nothing back (a block that starts with `<frameset>`: its parser drops the body), the
+ * source as escaped text. One bad block never stops a view.
+ */
+function safely(src: string, doc: Document, render: () => string): DocumentFragment {
+  let fragment: DocumentFragment | null = null;
+  try {
+    fragment = sanitize(render(), doc);
+  } catch {
+    fragment = null;
+  }
+  if (fragment) return fragment;
+  const out = doc.createDocumentFragment();
+  out.append(el(doc, "p", "sw-unrendered", src.replace(/\n+$/, "")));
+  return out;
 }
 
 /** marked's tokens for `src`, with the link reference definitions `known` from elsewhere. */
@@ -119,12 +139,13 @@ function lex(src: string, known: Links): TokensList {
   return lexer.lex(src);
 }
 
-/** Sanitized and decorated fragment of the renderer's HTML. */
-function sanitize(html: string, doc: Document): DocumentFragment {
+/** Sanitized and decorated fragment of the renderer's HTML; null if the sanitizer gave none. */
+function sanitize(html: string, doc: Document): DocumentFragment | null {
   const win = doc.defaultView;
   if (!win) throw new Error("markdownToFragment needs a document with a window");
   // RETURN_DOM_FRAGMENT is in the config set once per purifier
-  const fragment = purifierFor(win).sanitize(html) as unknown as DocumentFragment;
+  const fragment = purifierFor(win).sanitize(html) as unknown as DocumentFragment | null;
+  if (!fragment || typeof fragment.querySelectorAll !== "function") return null;
   decorate(fragment, doc);
   return fragment;
 }
@@ -208,13 +229,18 @@ export class BlockCache {
 
 /** Parse one block with the definitions known elsewhere in the document; also returns its own. */
 function renderBlock(src: string, doc: Document, known: Links): Rendered {
-  const tokens = lex(src, known);
-  const defines = Object.keys(tokens.links).some((tag) => !(tag in known))
-    ? Object.fromEntries(Object.entries(tokens.links).filter(([tag]) => !(tag in known)))
-    : null;
+  let defines: Links | null = null;
   const node = doc.createElement("div");
   node.className = "sw-block";
-  node.append(sanitize(marked.parser(tokens) as string, doc));
+  node.append(
+    safely(src, doc, () => {
+      const tokens = lex(src, known);
+      if (Object.keys(tokens.links).some((tag) => !(tag in known))) {
+        defines = Object.fromEntries(Object.entries(tokens.links).filter(([tag]) => !(tag in known)));
+      }
+      return marked.parser(tokens) as string;
+    }),
+  );
   return { node, defines };
 }
 

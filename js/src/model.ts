@@ -51,6 +51,17 @@ export interface Meta {
   warnings?: string[] | null;
 }
 
+/**
+ * One part of a reply, in order (widgets/../parts.py `Part.wire`). Runs are UTF-16 offsets into
+ * the text or reasoning buffer; `end` null: to the end of what has arrived (the last part).
+ */
+export type Part =
+  | { kind: "text"; start: number; end: number | null }
+  | { kind: "reasoning"; start: number; end: number | null; t0?: number | null; t1?: number | null }
+  | { kind: "tool"; id: string }
+  | { kind: "step" }
+  | { kind: "notice"; message?: string | null };
+
 /** The synced traits of a StreamView model. */
 export interface Model {
   stream_id: string;
@@ -58,6 +69,8 @@ export interface Model {
   text: string;
   reasoning: string;
   tool_calls: ToolCall[];
+  /** Missing from kernels that predate parts. */
+  parts?: Part[];
   error: { kind: string; message: string } | null;
   meta: Meta;
 }

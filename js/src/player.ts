@@ -170,6 +170,7 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
       text: (model.get("text_full") ?? "").slice(0, model.get("text_len") ?? 0),
       reasoning: (model.get("reasoning_full") ?? "").slice(0, model.get("reasoning_len") ?? 0),
       tool_calls: model.get("tool_calls") ?? [],
+      parts: model.get("parts"),
       error: model.get("error"),
       meta: model.get("meta") ?? {},
       clock: time,
@@ -191,7 +192,7 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     }
   }
   const traits = [
-    "position", "time", "text_len", "reasoning_len", "status", "tool_calls", "error", "meta",
+    "position", "time", "text_len", "reasoning_len", "status", "tool_calls", "parts", "error", "meta",
     "inspector", "playing", "speed", "info", "text_full", "reasoning_full",
   ].map((name) => `change:${name}`);
   for (const name of traits) model.on(name, schedule);

@@ -1,7 +1,7 @@
 // Types of the Player and Compare widgets: their traits and the messages they send. Keep these
 // in step with widgets/player.py and widgets/compare.py.
 
-import type { Meta, Status, ToolCall } from "./model";
+import type { Meta, Part, Status, ToolCall } from "./model";
 
 /** What a timing strip draws (seek.Timing.to_dict() plus binned token arrivals). */
 export interface Timeline {
@@ -55,6 +55,8 @@ export interface PlayerModel {
   reasoning_len: number;
   status: Status;
   tool_calls: ToolCall[];
+  /** The ordered parts at the cursor (UTF-16 offsets into the text at the cursor). */
+  parts?: Part[];
   error: { kind: string; message: string } | null;
   meta: Meta;
   inspector: InspectorRow[];

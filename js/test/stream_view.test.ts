@@ -297,7 +297,8 @@ describe("StreamView front end", () => {
     flush();
     assert.equal(root().querySelector(".sw-error"), null);
     assert.match(root().querySelector(".sw-notice")!.textContent!, /kernel .* died/);
-    assert.equal(root().lastElementChild, root().querySelector(".sw-notice"));
+    const reply = root().querySelector(".sw-reply")!;
+    assert.equal(reply.lastElementChild, root().querySelector(".sw-notice"), "the notice goes last");
   });
 
   test("thinking is open while streaming and folds when the reply ends", async () => {
@@ -323,7 +324,7 @@ describe("StreamView front end", () => {
     model.set({ stream_id: "s2", status: "pending", text: "" });
     flush();
     assert.equal(root().dataset.streamId, "s2");
-    assert.equal(root().querySelector<HTMLElement>(".sw-text")!.hidden, true);
+    assert.equal(root().querySelector(".sw-text"), null, "the old text is gone");
     assert.equal(model.sent.length, 2);
   });
 

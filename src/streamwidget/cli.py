@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_demo import cmd_demo
 from .cli_format import CommandError, Parser, Progress, table, version_line
@@ -37,6 +37,9 @@ from .cli_format import num as _num
 from .cli_format import print_json as _print_json
 from .cli_format import secs as _secs
 from .cli_tables import LS, STATS, show_table
+
+if TYPE_CHECKING:
+    from .document import Document
 
 PROG = "streamwidget"
 
@@ -118,13 +121,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .analytics import stats
+    from .document import Document
     from .widgets.player import event_row
 
     with _open_store(args) as store:
         sid = _resolve_id(store, args.id)
         [metrics] = _dicts(stats(store, streams=[sid]))
         doc = store.get(sid)
-        events = store.events(sid) if args.events or args.json else []
+        events = store.events(sid)
     if args.json:
         _print_json({"document": doc.to_dict(), "metrics": metrics, "events": events})
         return 0
@@ -138,11 +142,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"p95 {_secs(metrics['gap_p95'])} max {_secs(metrics['gap_max'])} · "
         f"{metrics['stalls']} stalls > 0.5 s"
     )
-    for call in doc.tool_calls:
-        took = call.ended_at - call.started_at if call.ended_at and call.started_at else None
-        print(f"tool {call.name} ({call.id}): {call.status}, {_secs(took)}")
-        if call.error:
-            print(f"  error: {call.error}")
     if doc.error:
         print(f"error: {doc.error['kind']}: {doc.error['message']}")
     if args.events:
@@ -153,13 +152,56 @@ def cmd_show(args: argparse.Namespace) -> int:
                 [">#", ">t", "type", "payload"],
             )
         )
-    if doc.reasoning:
-        print("\n--- reasoning ---\n" + doc.reasoning)
-    print("\n--- text ---\n" + doc.text if doc.text else "\n(no text)")
+    # The reply in the order it happened, from its events (the store keeps no parts yet).
+    replayed = Document.from_events(events)
+    print("\n--- reply ---")
+    print("\n".join(_reply_lines(replayed)) or "(no text)")
     return 0
 
 
+def _reply_lines(doc: Document) -> list[str]:
+    """A document's parts in order: thinking labelled and indented, tool calls, text."""
+    lines: list[str] = []
+    for part, content in doc.read_parts():
+        if part.kind == "reasoning":
+            lines.append(f"[thinking{_took(part.t0, part.t1)}]")
+            lines += ["  " + line for line in content.strip("\n").split("\n")]
+            lines.append("[/thinking]")
+        elif part.kind == "text":
+            lines.append(content.strip("\n"))
+        elif part.kind == "tool" and content is not None:
+            lines.append(
+                f"[tool {content.name} ({content.id}): {content.status}"
+                f"{_took(content.started_at, content.ended_at)}]"
+            )
+            if content.error:
+                lines.append(f"  error: {content.error}")
+        elif part.kind == "notice":
+            lines.append(f"[notice] {content}")
+    return lines
+
+
+def _took(t0: float | None, t1: float | None) -> str:
+    return f", {_secs(t1 - t0)}" if t0 is not None and t1 is not None else ""
+
+
+#: Event types replay prints something for (a thinking block ends before any of them).
+_SHOWN = frozenset(
+    {
+        "text",
+        "tool_call_end",
+        "tool_result",
+        "error",
+        "finish",
+        "cancelled",
+        "interrupted",
+        "unknown",
+    }
+)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    from .parts import notice_message
     from .recording import Recording
 
     if args.speed < 0:
@@ -171,17 +213,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     out = sys.stdout
     color = out.isatty() and not os.environ.get("NO_COLOR")
     dim, reset = ("\033[2m", "\033[0m") if color else ("", "")
-    start, names = time.monotonic(), {}
+    start, names, thinking = time.monotonic(), {}, False
     for event in recording.events:
         if args.speed:
             delay = float(event["t"]) / args.speed - (time.monotonic() - start)
             if delay > 0:
                 time.sleep(delay)
         kind = event["type"]
+        if thinking and kind != "reasoning" and kind in _SHOWN:
+            thinking = False  # the model moved on: close the thinking block
+            out.write(f"{reset}\n[/thinking]\n\n")
         if kind == "text":
             out.write(event["text"])
         elif kind == "reasoning":
-            out.write(f"{dim}{event['text']}{reset}")
+            if not thinking:  # reasoning is labelled and set apart from the answer
+                thinking = True
+                out.write(f"\n[thinking]\n{dim}  ")
+            out.write(event["text"].replace("\n", "\n  "))
         elif kind == "tool_call_start":
             names[event["id"]] = event["name"]
         elif kind == "tool_call_end":
@@ -193,6 +241,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out.write(f"[tool] {names.get(event['id'], '?')} -> {event['status']}: {detail}\n")
         elif kind == "error":
             out.write(f"\n[error] {event['kind']}: {event['message']}")
+        elif kind == "unknown":
+            out.write(f"\n[notice] {notice_message(event)}\n")
         elif kind in ("finish", "cancelled", "interrupted"):
             out.write(f"\n[{kind}{': ' + event['reason'] if kind == 'finish' else ''}]")
         out.flush()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .events import TERMINAL_STATUSES, Event
+from .parts import Part, Parts
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Document:
         first_token_t: float | None = None,
         last_t: float = 0.0,
         warnings: list[str] | None = None,
+        parts: Parts | None = None,
     ):
         self.stream_id = stream_id
         self.status = status
@@ -107,6 +109,8 @@ class Document:
         self.last_t = last_t
         #: What the parser met and could not place (``unknown`` events): shown by the views.
         self.warnings: list[str] = list(warnings or [])
+        # A document made from its fields alone (no events) reads in the legacy order.
+        self._parts = parts or Parts.legacy(text, reasoning, [c.id for c in self.tool_calls])
 
     @property
     def text(self) -> str:
@@ -140,6 +144,33 @@ class Document:
         return self._reasoning.since(offset)
 
     @property
+    def parts(self) -> list[Part]:
+        """The reply's ordered parts (text and reasoning runs, tool calls, steps, notices)."""
+        return self._parts.items
+
+    def parts_wire(self) -> list[dict[str, Any]]:
+        """The parts as the front end gets them (UTF-16 offsets; see :class:`Part`)."""
+        return self._parts.wire(self.done)
+
+    def read_parts(self) -> list[tuple[Part, Any]]:
+        """Each part with what it shows: a run's text, a tool call, a notice's message."""
+        out: list[tuple[Part, Any]] = []
+        for part in self.parts:
+            if part.kind in ("text", "reasoning"):
+                field = self._text if part.kind == "text" else self._reasoning
+                out.append((part, field.value()[part.start : part.end]))
+            elif part.kind == "tool":
+                out.append((part, self.tool(part.call_id or "")))
+            else:
+                out.append((part, part.message))
+        return out
+
+    @property
+    def parts_version(self) -> int:
+        """Changes when a part starts or the reply ends (not when a run grows)."""
+        return self._parts.boundaries + (1 if self.done else 0)
+
+    @property
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
@@ -166,6 +197,7 @@ class Document:
             return  # nothing changes a finished document
         if self.status == "pending":
             self.status = "streaming"
+        self._parts.apply(event, t)
         if kind == "text":
             if self.first_token_t is None:
                 self.first_token_t = t
@@ -177,6 +209,7 @@ class Document:
                 call = ToolCall(event["id"], event["name"], started_at=t)
                 call.server = event.get("server") is True
                 self.tool_calls.append(call)
+                self._parts.tool(event["id"], t)
         elif kind == "tool_call_delta":
             call = self._call(event["id"], t)
             call.args_text += event["args_delta"]
@@ -220,6 +253,7 @@ class Document:
         if call is None:  # a delta before its start: tolerate, the recording stays readable
             call = ToolCall(call_id, name or "?", started_at=t)
             self.tool_calls.append(call)
+            self._parts.tool(call_id, t)
         return call
 
     def _settle_tools(self, t: float) -> None:
@@ -247,6 +281,7 @@ class Document:
             "last_t": self.last_t,
             "done": self.done,
             "warnings": list(self.warnings),
+            "parts": [part.to_dict() for part in self.parts],
         }
 
     def to_messages(self, format: str = "openai") -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ def _clone(doc: Document) -> Document:
     clone.text = ""
     clone.reasoning = ""
     clone.tool_calls = [copy.copy(call) for call in doc.tool_calls]
+    clone._parts = doc._parts.copy()  # parts keep their own offsets: the text may be empty
     return clone
 
 

@@ -141,7 +141,9 @@ def test_approve_a_tool_call_by_clicking(lab):
     card.locator("button[data-action=approve]").click()
     lab.wait_for(f"{REPLY} .sw-tool[data-status=done]", timeout=30)
     reply = lab.wait_for(f"{REPLY}[data-status=complete]", timeout=30)
-    assert "temperature: 19" in reply.locator(".sw-text").inner_text()
+    # the answer comes after the card, where the model wrote it (the reply's last text run)
+    assert "temperature: 19" in reply.locator(".sw-parts > .sw-text").last.inner_text()
+    assert reply.locator(".sw-parts > :last-child").get_attribute("class") == "sw-md sw-text"
     lab.screenshot("tool-approved", lab.page.locator(CHAT))
 
     # the same chat in the dark theme (switched back so later tests see the default)

@@ -135,8 +135,11 @@ REPORT = """() => {
     flags: Object.keys(window).filter((k) => k.startsWith("__pwned")),
     seen: window.__swHostile,
     statuses: views.map((v) => v.dataset.status),
-    texts: views.map((v) => (v.querySelector(".sw-text") || {}).innerText || ""),
-    reasoning: views.map((v) => (v.querySelector(".sw-reasoning") || {}).textContent || ""),
+    // every run of the reply, in order (text and reasoning interleave in the per-character runs)
+    texts: views.map((v) =>
+      Array.from(v.querySelectorAll(".sw-text"), (t) => t.innerText.trim()).join("")),
+    reasoning: views.map((v) =>
+      Array.from(v.querySelectorAll(".sw-reasoning"), (r) => r.textContent.trim()).join("")),
     onAttrsInPage: Array.from(document.querySelectorAll("*")).flatMap((el) =>
       Array.from(el.attributes).filter((a) => a.name.startsWith("on")).map((a) => a.name)),
     jsUrlsInPage: Array.from(document.querySelectorAll("[href],[src],[action]")).map((el) =>

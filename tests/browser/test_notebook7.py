@@ -194,7 +194,9 @@ def test_quickstart_in_notebook_7(notebook7):
     # The second replay ends in a provider error, with its tool card and the text kept.
     weather = notebook7.wait_for(".sw-stream[data-status=error]", timeout=30)
     assert weather.locator(".sw-tool").count() == 1
-    assert weather.locator(".sw-text").inner_text().strip()
+    # its text before the tool call, then the card, then the text after it (parts in order)
+    assert weather.locator(".sw-parts > .sw-text").count() == 2
+    assert weather.locator(".sw-parts > .sw-text").last.inner_text().strip()
     assert notebook7.page_errors == []
 
     # Notebook 7's page: its own header and toolbar, the cell, the start of the reply...

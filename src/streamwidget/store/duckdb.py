@@ -47,14 +47,15 @@ _INSERT_EVENT_COLUMNS = (
     "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
     " unnest($3::DOUBLE[]), unnest($4::VARCHAR[]), unnest($5::JSON[])"
 )
-_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $12"
+_UPDATE = f"UPDATE streams SET {UPDATE_COLUMNS} WHERE id = $13"
 _UPDATE_MANY = (
     f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM (SELECT unnest($1::VARCHAR[]) AS status,"
     " unnest($2::VARCHAR[]) AS added, unnest($3::VARCHAR[]) AS added_reasoning,"
     " unnest($4::JSON[]) AS tool_calls, unnest($5::JSON[]) AS error, unnest($6::JSON[]) AS usage,"
     " unnest($7::VARCHAR[]) AS finish_reason, unnest($8::DOUBLE[]) AS first_token_t,"
     " unnest($9::DOUBLE[]) AS last_t, unnest($10::BIGINT[]) AS version,"
-    " unnest($11::JSON[]) AS warnings, unnest($12::VARCHAR[]) AS id) AS u"
+    " unnest($11::JSON[]) AS warnings, unnest($12::JSON[]) AS parts,"
+    " unnest($13::VARCHAR[]) AS id) AS u"
     " WHERE streams.id = u.id"
 )
 

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS streams (
     error JSON,
     usage JSON,
     warnings JSON,                   -- what the parser could not place (unknown events)
+    parts JSON,                      -- the ordered parts (NULL: folded from the events on read)
     finish_reason VARCHAR,
     model VARCHAR,
     provider VARCHAR,
@@ -57,7 +58,7 @@ INSERT OR IGNORE INTO store_info VALUES ('schema_version', '1');
 
 #: Columns added to ``streams`` after the first release (name, type): a store file made before
 #: gets each one that is missing when it is opened.
-ADDED_COLUMNS = (("recording_sha256", "VARCHAR"), ("warnings", "JSON"))
+ADDED_COLUMNS = (("recording_sha256", "VARCHAR"), ("warnings", "JSON"), ("parts", "JSON"))
 
 #: The import duplicate check looks a hash up (0.4 ms instead of a scan: 9 ms at 300k streams).
 INDEX_SQL = "CREATE INDEX IF NOT EXISTS streams_sha256 ON streams (recording_sha256);"

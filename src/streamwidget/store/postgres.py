@@ -64,7 +64,8 @@ _INSERT_EVENTS = (
 _UPDATE_MANY = (
     f"UPDATE streams SET {UPDATE_MANY_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[],"
     " $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::bigint[],"
-    f" $11::text[], $12::text[]) AS u({UPDATE_MANY_NAMES}) WHERE streams.id = u.id"
+    f" $11::text[], $12::text[], $13::text[]) AS u({UPDATE_MANY_NAMES})"
+    " WHERE streams.id = u.id"
 )
 
 

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS streams (
     error text,
     usage text,
     warnings text,
+    parts text,
     finish_reason text,
     model text,
     provider text,
@@ -136,7 +137,7 @@ def install_schema(conn: psycopg.Connection) -> None:
 
 #: Columns added to ``streams`` after the first release (name, type): a store made before gets
 #: each one that is missing (adding a column needs the tables' owner).
-ADDED_COLUMNS = (("warnings", "text"),)
+ADDED_COLUMNS = (("warnings", "text"), ("parts", "text"))
 
 
 def _add_missing_columns(conn: psycopg.Connection) -> None:

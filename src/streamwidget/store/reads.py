@@ -14,10 +14,11 @@ import duckdb
 
 from ..document import Document
 from ..events import Event
+from ..parts import Parts
 from ..recording import Recording
 from . import sql
 from .backend import Backend
-from .rows import document_from_row
+from .rows import STREAM_COLUMNS, document_from_row
 
 
 class _Live(Protocol):
@@ -45,7 +46,12 @@ class ReadsMixin:
         rows = self._backend.rows(sql.DOCUMENT, [stream_id])
         if not rows:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
-        return document_from_row(rows[0])
+        row = rows[0]
+        if row[STREAM_COLUMNS.index("parts")]:
+            return document_from_row(row)
+        # Written before parts were stored (or imported): the order of its events is the truth.
+        folded = Document.from_events(self.events(stream_id))
+        return document_from_row(row, Parts.restore([p.to_dict() for p in folded.parts]))
 
     def events(self, stream_id: str) -> list[Event]:
         """Every event of a stream, in order, including queued ones."""

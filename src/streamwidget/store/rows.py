@@ -22,6 +22,7 @@ import duckdb
 
 from ..document import Document, ToolCall
 from ..events import Event, is_terminal
+from ..parts import Parts
 from ..recording import Recording
 
 #: The C string encoder behind json.dumps(ensure_ascii=False) (pure Python on other builds).
@@ -67,21 +68,22 @@ class DocumentUpdate(NamedTuple):
     last_t: float
     version: int
     warnings: str | None  # JSON, None while there are none
+    parts: str  # JSON: the ordered parts
     stream_id: str
     text_length: int  # after this update (not a column: the core's bookkeeping)
     reasoning_length: int
 
     def sql_params(self) -> list[Any]:
         """The parameters of :data:`UPDATE_SQL`'s placeholders, in order."""
-        return list(self[:12])
+        return list(self[:13])
 
 
 #: Appends only the new text: rewriting the whole text per batch would make the log of the
-#: database grow with the square of the reply length. ``$12`` is the stream id.
+#: database grow with the square of the reply length. ``$13`` is the stream id.
 UPDATE_COLUMNS = (
     "status = $1, content = content || $2, reasoning = reasoning || $3, tool_calls = $4,"
     " error = $5, usage = $6, finish_reason = $7, first_token_t = $8, last_t = $9,"
-    " version = $10, warnings = $11, updated_at = now()"
+    " version = $10, warnings = $11, parts = $12, updated_at = now()"
 )
 
 
@@ -91,16 +93,16 @@ UPDATE_MANY_COLUMNS = (
     "status = u.status, content = streams.content || u.added, reasoning = streams.reasoning"
     " || u.added_reasoning, tool_calls = u.tool_calls, error = u.error, usage = u.usage,"
     " finish_reason = u.finish_reason, first_token_t = u.first_token_t, last_t = u.last_t,"
-    " version = u.version, warnings = u.warnings, updated_at = now()"
+    " version = u.version, warnings = u.warnings, parts = u.parts, updated_at = now()"
 )
 UPDATE_MANY_NAMES = (
     "status, added, added_reasoning, tool_calls, error, usage, finish_reason, first_token_t,"
-    " last_t, version, warnings, id"
+    " last_t, version, warnings, parts, id"
 )
 
 
 def update_columns(updates: Sequence[DocumentUpdate]) -> list[list[Any]]:
-    """Updates as the twelve columns of :data:`UPDATE_MANY_NAMES` (for ``unnest``)."""
+    """Updates as the thirteen columns of :data:`UPDATE_MANY_NAMES` (for ``unnest``)."""
     return [list(column) for column in zip(*(u.sql_params() for u in updates))]
 
 
@@ -151,12 +153,16 @@ STREAM_COLUMNS = (
     "first_token_t",
     "last_t",
     "warnings",
+    "parts",
 )
 
 
-def document_from_row(row: tuple[Any, ...]) -> Document:
-    """A document from the :data:`STREAM_COLUMNS` of its row."""
+def document_from_row(row: tuple[Any, ...], parts: Parts | None = None) -> Document:
+    """A document from the :data:`STREAM_COLUMNS` of its row; its parts from the row, else
+    ``parts`` (folded from its events by the caller), else in the legacy order."""
     r = dict(zip(STREAM_COLUMNS, row))
+    if r["parts"]:
+        parts = Parts.restore(json.loads(r["parts"]))
     return Document(
         stream_id=r["id"],
         status=r["status"],
@@ -172,6 +178,7 @@ def document_from_row(row: tuple[Any, ...]) -> Document:
         first_token_t=r["first_token_t"],
         last_t=r["last_t"] or 0.0,
         warnings=json.loads(r["warnings"]) if r["warnings"] else None,
+        parts=parts,
     )
 
 
@@ -189,6 +196,7 @@ def document_update(document: Document, since_text: int, since_reasoning: int) -
         document.last_t,
         document.version,
         to_json(document.warnings) if document.warnings else None,
+        to_json([part.to_dict() for part in document.parts]),
         document.stream_id,
         document.text_length,
         document.reasoning_length,
@@ -273,6 +281,7 @@ def imported_stream(recording: Recording, stream_id: str, owner: Owner) -> Impor
         "last_t": doc.last_t,
         "version": doc.version,
         "warnings": to_json(doc.warnings) if doc.warnings else None,
+        "parts": to_json([part.to_dict() for part in doc.parts]),
         "owner_pid": owner[0],
         "owner_host": owner[1],
         "owner_started": owner[2],

@@ -65,6 +65,7 @@ def state_of(doc: Document) -> dict[str, Any]:
         "stream_id": doc.stream_id,
         "status": doc.status,
         "tool_calls": [call.to_dict() for call in doc.tool_calls],
+        "parts": doc.parts_wire(),
         "error": doc.error,
         "meta": {name: getattr(doc, name) for name in meta},
     }

@@ -87,6 +87,8 @@ class Player(anywidget.AnyWidget):
     reasoning_len = traitlets.Int(0).tag(sync=True)
     status = traitlets.Unicode("pending").tag(sync=True)
     tool_calls = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: The ordered parts at the cursor (UTF-16 offsets into the text at the cursor).
+    parts = traitlets.List(traitlets.Dict()).tag(sync=True)
     error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     meta = traitlets.Dict().tag(sync=True)
     inspector = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -184,6 +186,7 @@ class Player(anywidget.AnyWidget):
             "reasoning_len": reasoning_len,
             "status": doc.status,
             "tool_calls": [call.to_dict() for call in doc.tool_calls],
+            "parts": doc.parts_wire(),
             "error": doc.error,
             "meta": {
                 "model": doc.model,

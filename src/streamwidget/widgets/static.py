@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..document import Document
+from ..document import Document, ToolCall
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -22,19 +22,36 @@ _SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.I)
 
 
 def markdown(document: Document) -> str:
-    """The document as safe markdown: a status line, tool calls, the text, the error."""
+    """The document as safe markdown: a status line, then its parts in order (thinking as a
+    labelled quote, tool calls, text, notices), then the error."""
     parts = [_status_line(document)]
-    for call in document.tool_calls:
-        args = json.dumps(call.arguments) if call.arguments is not None else call.args_text
-        line = f"- 🔧 `{call.name}({_one_line(args)})` — {call.status}"
-        if call.error:
-            line += f": {_one_line(call.error)}"
-        parts.append(line)
-    if document.text:
-        parts.append(_defang(document.text))
+    for part, content in document.read_parts():
+        if part.kind == "text" and content.strip():
+            parts.append(_defang(content))
+        elif part.kind == "reasoning" and content.strip():
+            parts.append(_thinking(content, part.t0, part.t1))
+        elif part.kind == "tool" and content is not None:
+            parts.append(_tool_line(content))
+        elif part.kind == "notice":
+            parts.append(f"> ⚠️ {_one_line(content or '')}")
     if document.error:
         parts.append(f"> **{document.error['kind']}**: {_one_line(document.error['message'])}")
     return "\n\n".join(parts)
+
+
+def _tool_line(call: ToolCall) -> str:
+    args = json.dumps(call.arguments) if call.arguments is not None else call.args_text
+    line = f"- 🔧 `{call.name}({_one_line(args)})` — {call.status}"
+    if call.error:
+        line += f": {_one_line(call.error)}"
+    return line
+
+
+def _thinking(text: str, t0: float | None, t1: float | None) -> str:
+    """Reasoning set apart from the answer: a quote under a "Thinking" label."""
+    took = f" · {t1 - t0:.1f} s" if t0 is not None and t1 is not None and t1 >= t0 else ""
+    body = "\n".join(f"> {line}" if line else ">" for line in _defang(text.strip()).split("\n"))
+    return f"> 💭 **Thinking**{took}\n>\n{body}"
 
 
 def summary(document: Document, limit: int = 1000) -> str:

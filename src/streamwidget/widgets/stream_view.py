@@ -2,7 +2,9 @@
 
 Sync design (linear cost whatever the reply length):
 
-- small state (status, tool calls, error, meta) goes through traitlets;
+- small state (status, tool calls, error, meta, and the parts: the order of text runs,
+  reasoning runs, tool calls, steps and notices as offsets into the text, re-sent only when a
+  part starts) goes through traitlets;
 - text goes as deltas in custom messages, ``{"kind": "delta", "field", "at", "text"}``,
   coalesced to at most one frame per ``frame_interval``; ``at`` is the UTF-16 offset where the
   piece starts, so the front end can detect a gap and ask for a ``snapshot``;
@@ -63,6 +65,8 @@ class StreamView(anywidget.AnyWidget):
     text = traitlets.Unicode("").tag(sync=True)
     reasoning = traitlets.Unicode("").tag(sync=True)
     tool_calls = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: The reply's ordered parts as run boundaries (UTF-16 offsets; see ``Part.wire``).
+    parts = traitlets.List(traitlets.Dict()).tag(sync=True)
     error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     meta = traitlets.Dict().tag(sync=True)
 
@@ -113,6 +117,7 @@ class StreamView(anywidget.AnyWidget):
         self._last_frame = 0.0
         self.frames_sent = 0
         self._displays: list[Any] = []
+        self._parts_version = -1
         document, self._unsubscribe = store.follow(stream_id, self._on_change)
         self._document = document
         self._offsets = {name: utf16_len(getattr(document, name)) for name in TEXT_FIELDS}
@@ -174,6 +179,9 @@ class StreamView(anywidget.AnyWidget):
         with self.hold_sync():
             self.status = document.status
             self.tool_calls = [call.to_dict() for call in document.tool_calls]
+            if document.parts_version != self._parts_version:  # not when a run merely grows
+                self._parts_version = document.parts_version
+                self.parts = document.parts_wire()
             self.error = document.error
             self.meta = {
                 "model": document.model,
