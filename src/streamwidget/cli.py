@@ -413,7 +413,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the store file (default: $STREAMWIDGET_STORE, else the per-user store)",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)  # only its arguments are used, as parents=
     common.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help="the store file")
     sub = main_parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser

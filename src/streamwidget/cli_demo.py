@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from .cli_format import CommandError
 
@@ -30,7 +31,12 @@ def demo_folder(explicit: str | None = None) -> Path:
             'sw.Player("weather-tool-error")',
             "sw.stats()",
         ]
-        cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+        cell: dict[str, Any] = {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+        }
         cells = [{**cell, "id": f"c{i}", "source": src} for i, src in enumerate(sources)]
         meta = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}}
         notebook.write_text(json.dumps({**meta, "cells": cells}, indent=1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import re
 import shutil
 import sys
@@ -78,7 +79,10 @@ def render(
     width = width or terminal_width()
     cells = [[str(col.show(row)) for col in columns] for row in rows]
     sizes = [_sizes(col, [r[i] for r in cells]) for i, col in enumerate(columns)]
-    room = lambda shown: width - GAP * (len(shown) - 1)  # noqa: E731
+
+    def room(shown: list[int]) -> int:
+        return width - GAP * (len(shown) - 1)
+
     shown = list(range(len(columns)))
     # Optional columns go while anything would have to wrap; any column while nothing fits.
     for size, limit in ((0, OPTIONAL), (1, None)):
@@ -176,7 +180,7 @@ def wrap(text: str, width: int) -> list[str]:
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int | None = None) -> str:
     """A plain table from lists; headers starting with '>' are right-aligned (numbers)."""
     columns = [
-        Column(h.lstrip(">"), lambda r, i=i: r[i], right=h.startswith(">"), overflow="cut")
+        Column(h.lstrip(">"), operator.itemgetter(i), right=h.startswith(">"), overflow="cut")
         for i, h in enumerate(headers)
     ]
     text, _ = render([dict(enumerate(r)) for r in rows], columns, width)  # type: ignore[arg-type]

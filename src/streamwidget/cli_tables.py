@@ -4,6 +4,7 @@ which give way first on a narrow terminal (see :mod:`.cli_format`)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .cli_format import Column, render
@@ -36,9 +37,18 @@ LS: list[Column] = [
 ]
 
 
+def _cell(name: str, show: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+    """How a row shows in the column of field ``name``."""
+    return lambda row: show(row[name])
+
+
 def _columns(spec: str) -> list[Column]:
     """Columns straight from a stats relation: ``"name:kind:keep[:header]; ..."``."""
-    shown = {"secs": _secs, "num": _num, "str": lambda v: "" if v is None else str(v)}
+    shown: dict[str, Callable[[Any], str]] = {
+        "secs": _secs,
+        "num": _num,
+        "str": lambda v: "" if v is None else str(v),
+    }
     out: list[Column] = []
     for item in spec.split(";"):
         name, kind, keep, *header = item.strip().split(":")
@@ -46,7 +56,7 @@ def _columns(spec: str) -> list[Column]:
         out.append(
             Column(
                 header[0] if header else name,
-                lambda r, n=name, f=show: f(r[n]),
+                _cell(name, show),
                 right=kind != "str",
                 overflow="prefix" if name.endswith("_id") else "cut" if name == "error" else "wrap",
                 narrowest=10 if name.endswith("_id") else 8,

@@ -349,7 +349,7 @@ def import_llm(
     result = ImportResult()
     for done, call in enumerate(calls, 1):
         sid = PREFIX + call.id
-        if store.sql("SELECT 1 FROM streams WHERE id = $1", [sid]).fetchall():
+        if store.fetchall("SELECT 1 FROM streams WHERE id = $1", [sid]):
             result.duplicates.append(sid)
         else:
             recording = call.recording()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import shlex
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .document import Document
@@ -91,7 +91,7 @@ def _namespace() -> dict[str, Any]:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("%%chat -o needs an IPython shell")
-    return shell.user_ns
+    return cast("dict[str, Any]", shell.user_ns)  # IPython leaves user_ns untyped
 
 
 def _store_when_done(handle: StreamHandle, name: str, namespace: dict[str, Any]) -> None:

@@ -42,8 +42,9 @@ from .document import Document, ToolCall
 from .otel_content import content_attributes, json_text
 from .otel_send import OtelExportError, send
 from .recording import Recording
+from .redaction import Redact, redactor
 from .seek import STALL_THRESHOLD
-from .transfer import Redact, open_recording, redactor, select_streams
+from .transfer import open_recording, select_streams
 
 if TYPE_CHECKING:
     from .store import Store
@@ -265,6 +266,8 @@ def _tool_run_starts(events: list[dict[str, Any]]) -> dict[str, float]:
     starts: dict[str, float] = {}
     for event in events:
         kind, call = event.get("type"), event.get("id")
+        if not isinstance(call, str):  # every tool event has one (see events.py)
+            continue
         if kind == "tool_status" and event.get("status") == "running":
             starts[call] = float(event["t"])
         elif kind == "tool_call_end":
@@ -387,5 +390,5 @@ def _in_store(store: Store | None, stream_id: str) -> bool:
 
     if stream_id.removesuffix(".jsonl") in bundled_names():
         return False
-    rows = _store(store).sql("SELECT 1 FROM streams WHERE id = $1", [stream_id]).fetchall()
+    rows = _store(store).fetchall("SELECT 1 FROM streams WHERE id = $1", [stream_id])
     return bool(rows)

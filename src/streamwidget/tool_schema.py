@@ -71,12 +71,13 @@ def _modern_typeddicts(annotation: Any) -> Any:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if typing.is_typeddict(annotation) and type(annotation).__module__ == "typing":
         hints = typing.get_type_hints(annotation, include_extras=True)
-        required = annotation.__required_keys__  # type: ignore[attr-defined]
+        required = annotation.__required_keys__
         fields = {
             key: (te.Required if key in required else te.NotRequired)[_modern_typeddicts(hint)]
             for key, hint in hints.items()
         }
-        modern = te.TypedDict(annotation.__name__, fields)  # type: ignore[operator]
+        # A TypedDict made at run time: mypy only checks the literal, class-like form.
+        modern = te.TypedDict(annotation.__name__, fields)  # type: ignore[misc]
         modern.__doc__ = annotation.__doc__
         return modern
     if origin is None or not args:
@@ -90,7 +91,10 @@ def _modern_typeddicts(annotation: Any) -> Any:
         return annotation
     if origin in (types.UnionType, typing.Union):
         return typing.Union[new]  # noqa: UP007 (a union built from a tuple)
-    return origin[new] if isinstance(origin, type) else annotation
+    if not isinstance(origin, type):
+        return annotation
+    generic: Any = origin  # list, dict, a Generic...: subscripted through __class_getitem__
+    return generic[new]
 
 
 def _allows_none(annotation: Any) -> bool:
@@ -100,7 +104,7 @@ def _allows_none(annotation: Any) -> bool:
 def json_schema(model: Any) -> dict[str, Any]:
     """The model's JSON schema, tidied for a model to read: no generated titles, and
     ``{"type": [T, "null"]}`` for a plain optional value."""
-    schema = _tidy(model.model_json_schema())
+    schema: dict[str, Any] = _tidy(model.model_json_schema())
     schema.pop("description", None)  # the tool's description says it
     schema.setdefault("required", [])
     return schema
@@ -145,7 +149,9 @@ def validate(name: str, model: Any, schema: dict[str, Any], arguments: Any) -> d
 
 def explain(name: str, exc: Any, schema: dict[str, Any], arguments: dict[str, Any]) -> str:
     """One message for all that is wrong, in the terms of the JSON schema the model saw."""
-    missing, unknown, problems = [], [], {}
+    missing: list[str] = []
+    unknown: list[str] = []
+    problems: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for error in exc.errors():
         loc = error["loc"]
         if error["type"] == "missing":  # the last part names the missing key
@@ -166,8 +172,8 @@ def explain(name: str, exc: Any, schema: dict[str, Any], arguments: dict[str, An
         parts.append(f"unknown argument(s) {', '.join(unknown)}; expected {expected}")
     if missing:
         parts.append(f"missing required argument(s) {', '.join(missing)}")
-    for path, errors in problems.items():
-        parts.append(_problem(path, errors, schema, arguments))
+    for at, errors in problems.items():
+        parts.append(_problem(at, errors, schema, arguments))
     return f"{name}: " + "; ".join(parts)
 
 
@@ -214,7 +220,8 @@ _WRONG_VALUE = {"literal_error", "enum", "union_tag_invalid"}
 def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref", "")
     if ref.startswith("#/$defs/"):
-        return schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {})
+        target: dict[str, Any] = schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {})
+        return target
     return node
 
 

@@ -27,8 +27,9 @@ from .errors import (
     unexpected,
 )
 from .history import normalize
-from .http import HTTPProvider, WireStream
+from .http import HTTPProvider
 from .secrets import resolve_key
+from .wire import WireStream
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"

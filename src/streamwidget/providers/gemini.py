@@ -43,7 +43,8 @@ from .errors import (
     unexpected,
 )
 from .history_wires import to_gemini_contents
-from .http import HTTPProvider, WireStream
+from .http import HTTPProvider
+from .wire import WireStream
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 SOURCE = "gemini"

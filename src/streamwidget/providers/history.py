@@ -63,7 +63,11 @@ def _one(m: dict[str, Any]) -> list[dict[str, Any]]:
     if content is None:
         content = ""
     if role == "tool":
-        item = {"role": "tool", "tool_call_id": str(m["tool_call_id"]), "content": _text(content)}
+        item: dict[str, Any] = {
+            "role": "tool",
+            "tool_call_id": str(m["tool_call_id"]),
+            "content": _text(content),
+        }
         if m.get("name"):
             item["name"] = m["name"]
         if m.get("is_error"):
@@ -118,7 +122,7 @@ def _split_blocks(
         elif kind == "tool_use":
             calls.append(_call(block))
         elif kind == "tool_result":
-            result = {
+            result: dict[str, Any] = {
                 "role": "tool",
                 "tool_call_id": str(block["tool_use_id"]),
                 "content": _text(block.get("content", "")),

@@ -20,7 +20,8 @@ from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
 from .errors import SHAPE_ERRORS, WireFailure, error_text, unexpected
 from .history import normalize
-from .http import HTTPProvider, WireStream
+from .http import HTTPProvider
+from .wire import WireStream
 
 OLLAMA_BASE_URL = "http://localhost:11434"
 #: Options that are top-level request fields; every other option goes in ``options``.

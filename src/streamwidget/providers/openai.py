@@ -32,8 +32,9 @@ from .errors import (
     unexpected,
 )
 from .history import normalize
-from .http import HTTPProvider, WireStream
+from .http import HTTPProvider
 from .secrets import resolve_key
+from .wire import WireStream
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "tools"})

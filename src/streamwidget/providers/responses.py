@@ -37,10 +37,11 @@ from ..events import Event
 from .base import ChatRequest
 from .errors import SHAPE_ERRORS, WireFailure, unexpected
 from .history_wires import to_responses_input
-from .http import HTTPProvider, WireStream
+from .http import HTTPProvider
 from .openai import OPENAI_BASE_URL
 from .responses_fold import ResponsesFolder
 from .secrets import resolve_key
+from .wire import WireStream
 
 _RESERVED = frozenset({"model", "input", "stream", "tools", "instructions"})
 

@@ -329,7 +329,9 @@ class ResponsesFolder:
 
     def _error(self, data: dict[str, Any]) -> list[Event]:
         self.ended = True
-        error = data.get("error") if isinstance(data.get("error"), dict) else data
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = data
         return [*self._end_functions(), _error_event(error, "error")]
 
     def _terminal(self, data: dict[str, Any]) -> list[Event]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from ..events import Event
@@ -213,7 +213,7 @@ def _not_understood(raw: Any, reason: str) -> Event:
     }
 
 
-async def _chunks(source: Any) -> AsyncIterator[Any]:
+async def _chunks(source: Any) -> AsyncGenerator[Any, None]:
     """The stream's chunks; a sync stream is read on a thread so the event loop stays free."""
     if hasattr(source, "__aiter__"):
         try:
