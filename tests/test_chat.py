@@ -403,3 +403,42 @@ def test_store_points_a_message_at_a_regenerated_stream():
     new = store.create_stream(conversation_id=cid)
     store.set_message_stream(message, new)
     assert [m["stream_id"] for m in store.messages(cid)] == [new]
+
+
+class FakeDisplay:
+    """Stands in for the display handle of a shown chat: keeps what updates it."""
+
+    def __init__(self):
+        self.updates = []
+
+    def update(self, data, raw=False):
+        self.updates.append(data)
+
+
+async def test_a_saved_chat_has_a_safe_markdown_fallback_of_its_conversation():
+    chat = Chat(Scripted(["# Big\n", "Hello <b>Ada</b>."], ["Blue."]), store=Store(":memory:"))
+    shown = FakeDisplay()
+    chat.__dict__["_displays"] = [shown]
+    await chat.send("My name is <script>x()</script> Ada")
+    md = shown.updates[-1]["text/markdown"]  # brought up to date when the reply ended
+    assert "application/vnd.jupyter.widget-view+json" in shown.updates[-1]
+    assert "> My name is &lt;script&gt;x()&lt;/script&gt; Ada" in md
+    assert "Hello &lt;b&gt;Ada&lt;/b&gt;." in md and "**Big**" in md  # defanged, no heading
+    assert "script-1 · complete" in md and "<script>" not in md
+    assert md.index("My name is") < md.index("Hello")
+    await chat.send("Favourite colour?")
+    assert shown.updates[-1]["text/markdown"].endswith("Blue.")
+    assert "4 messages" in shown.updates[-1]["text/plain"]
+
+
+async def test_the_fallback_of_a_long_chat_shows_its_last_turns_only():
+    from streamwidget.widgets.chat import FALLBACK_TURNS
+
+    chat = Chat(Scripted(*[[f"reply {i}"] for i in range(15)]), store=Store(":memory:"))
+    for i in range(15):
+        await chat.send(f"question {i}")
+    md = chat._repr_mimebundle_()["text/markdown"]
+    assert "reply 14" in md and "question 14" in md
+    shown = FALLBACK_TURNS // 2
+    assert f"> question {15 - shown}\n" in md and f"> question {14 - shown}\n" not in md
+    assert f"{30 - FALLBACK_TURNS:,} earlier messages" in md

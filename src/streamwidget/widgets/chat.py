@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..document import Document
@@ -33,10 +32,14 @@ from ..providers.base import ChatRequest, Provider
 from ..providers.demo import demo_model
 from ..store import Change, Store, default_store
 from ..tools import Tool, toolbox
-from .stream_view import STATIC, front_end, utf16_len
+from . import static
+from .base import WithFallback
+from .stream_view import utf16_len
 
 FIELDS = ("text", "reasoning")
 TITLE_CHARS = 48
+#: The saved output's markdown shows the conversation's last turns (it is re-sent per reply).
+FALLBACK_TURNS = 20
 DEFAULT_TITLE = "New chat"
 _ARGS = "model, store=, tools=, system=, conversation_id=, max_steps=, frame_interval=, layout="
 
@@ -81,12 +84,11 @@ def assistant_turn(message_id: str, doc: Document, *, final: bool = True) -> dic
     }
 
 
-class Chat(anywidget.AnyWidget):
+class Chat(WithFallback):
     """A chat with ``model`` (default: the keyless demo model), drivable from Python too:
     ``handle = chat.send("...")``, then ``await handle`` for the final document."""
 
-    _esm = front_end("chat.js")
-    _css = STATIC / "chat.css" if (STATIC / "chat.css").exists() else ""
+    VIEW = "chat"
 
     conversation_id = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode(DEFAULT_TITLE).tag(sync=True)
@@ -348,6 +350,7 @@ class Chat(anywidget.AnyWidget):
             self.live = {}
             self.busy = False
         self._refresh_conversations()
+        self._update_displays()
 
     def _unfollow(self) -> None:
         if self._timer is not None:
@@ -373,6 +376,7 @@ class Chat(anywidget.AnyWidget):
             self.busy = False
             self.notice = ""
         self._refresh_conversations()
+        self._update_displays()
 
     def _refresh_conversations(self) -> None:
         self.conversations = [
@@ -431,6 +435,16 @@ class Chat(anywidget.AnyWidget):
                 "reasoning": doc.reasoning,
             }
         )
+
+    def _fallback(self) -> dict[str, str]:
+        """The conversation's last turns as safe markdown, for where no front end runs."""
+        shown = self.turns[-FALLBACK_TURNS:]
+        earlier = len(self.turns) - len(shown)
+        count = f"{len(self.turns):,} message{'s' if len(self.turns) != 1 else ''}"
+        return {
+            "text/plain": f"Chat({self.title!r}, {count}, model={self.model_name!r})",
+            "text/markdown": static.chat_markdown(self.title, shown, earlier),
+        }
 
     def close(self) -> None:
         # also runs from __del__ of a half-built chat (bad constructor arguments)

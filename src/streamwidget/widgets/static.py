@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from ..document import Document
 
@@ -23,23 +24,49 @@ _SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.I)
 
 def markdown(document: Document) -> str:
     """The document as safe markdown: a status line, tool calls, the text, the error."""
-    parts = [_status_line(document)]
-    for call in document.tool_calls:
-        args = json.dumps(call.arguments) if call.arguments is not None else call.args_text
-        line = f"- 🔧 `{call.name}({_one_line(args)})` — {call.status}"
-        if call.error:
-            line += f": {_one_line(call.error)}"
+    calls = [call.to_dict() for call in document.tool_calls]
+    return "\n\n".join([_status_line(document), *_reply(calls, document.text, document.error)])
+
+
+def _reply(calls: list[dict[str, Any]], text: str, error: dict[str, Any] | None) -> list[str]:
+    parts = []
+    for call in calls:
+        args = call.get("arguments")
+        args = json.dumps(args) if args is not None else call.get("args_text", "")
+        line = f"- 🔧 `{call.get('name')}({_one_line(args)})` — {call.get('status')}"
+        if call.get("error"):
+            line += f": {_one_line(call['error'])}"
         parts.append(line)
-    if document.text:
-        parts.append(_defang(document.text))
-    if document.error:
-        parts.append(f"> **{document.error['kind']}**: {_one_line(document.error['message'])}")
+    if text:
+        parts.append(_defang(text))
+    if error:
+        parts.append(f"> **{error.get('kind')}**: {_one_line(error.get('message', ''))}")
+    return parts
+
+
+def chat_markdown(title: str, turns: list[dict[str, Any]], earlier: int = 0) -> str:
+    """A conversation as safe markdown: its title, then each turn (``turns`` as the Chat
+    widget holds them: user text, or a reply's status, tool calls, text and error).
+    ``earlier``: turns before these, left out (the store has them)."""
+    parts = [f"*streamwidget chat · {_one_line(title)}*"]
+    if earlier:
+        parts.append(f"*… {earlier:,} earlier messages are in the store*")
+    for turn in turns:
+        if turn.get("role") == "user":
+            quoted = "\n".join("> " + line for line in _defang(turn.get("text", "")).split("\n"))
+            parts += ["**You**", quoted]
+        else:
+            meta = turn.get("meta") or {}
+            who = " · ".join(str(x) for x in (meta.get("model"), turn.get("status")) if x)
+            parts.append(f"**Assistant** *{_one_line(who)}*" if who else "**Assistant**")
+            parts += _reply(turn.get("tool_calls") or [], turn.get("text", ""), turn.get("error"))
     return "\n\n".join(parts)
 
 
-def summary(document: Document, limit: int = 1000) -> str:
+def summary(document: Document, limit: int = 280) -> str:
     """``text/plain`` beside the markdown (which carries the whole text): a status line and
-    the start of the text, so a terminal shows the reply without doubling the bytes sent."""
+    the start of the text, so a terminal shows the reply without the saved notebook holding
+    its text a third time."""
     text = (
         document.text_since(0)
         if document.text_length <= limit
