@@ -14,7 +14,8 @@ class FakeModel {
   attrs: ChatModel = {
     conversation_id: "c1",
     title: "New chat",
-    turns: [],
+    recent: [],
+    turn_count: 0,
     live: {},
     busy: false,
     conversations: [],
@@ -45,6 +46,10 @@ class FakeModel {
         if (event && cb) this.handlers.get(event)?.delete(cb);
       },
       send: (msg) => this.sent.push(msg),
+      set: (key, value) => {
+        this.attrs[key] = value;
+        this.emit(`change:${key}`);
+      },
     };
   }
   kinds(): string[] {
@@ -80,6 +85,7 @@ function flush(): void {
 function mount(model: FakeModel) {
   const w = widget();
   const stopInit = w.initialize({ model: model.proxy() });
+  assert.deepEqual(model.sent.shift(), { kind: "hello" }, "a front end says hello first");
   const el = doc.createElement("div");
   doc.body.append(el);
   const stopRender = w.render({ model: model.proxy(), el });
@@ -138,7 +144,7 @@ describe("Chat front end", () => {
   test("live deltas render into the assistant turn; the end shows the final text", () => {
     const model = new FakeModel();
     const { q, el } = mount(model);
-    model.set({ turns: [user("u1", "Hi"), reply("m1")], busy: true });
+    model.set({ recent: [user("u1", "Hi"), reply("m1")], busy: true });
     flush();
     assert.equal(q(".sw-turn[data-role=user] .sw-bubble").textContent, "Hi");
     const turn = q(".sw-turn[data-role=assistant]");
@@ -158,7 +164,7 @@ describe("Chat front end", () => {
     assert.equal(q(".sw-stop").hidden, false);
 
     model.set({
-      turns: [user("u1", "Hi"), reply("m1", { status: "cancelled", text: "Hello **world**" })],
+      recent: [user("u1", "Hi"), reply("m1", { status: "cancelled", text: "Hello **world**" })],
       live: {},
       busy: false,
     });
@@ -181,7 +187,7 @@ describe("Chat front end", () => {
       id: "call_1", name: "get_weather", status: "pending_approval", args_text: '{"city": "Paris"}',
       arguments: { city: "Paris" }, result: null, error: null, started_at: 0.1, ended_at: null,
     };
-    model.set({ turns: [user("u", "weather?"), reply("m1")], busy: true });
+    model.set({ recent: [user("u", "weather?"), reply("m1")], busy: true });
     model.set({ live: { message_id: "m1", stream_id: "s-m1", status: "streaming", tool_calls: [call], meta: {} } });
     flush();
     const card = q(".sw-tool[data-status=pending_approval]");
@@ -236,7 +242,7 @@ describe("Chat front end", () => {
     prompts[0].click();
     assert.deepEqual(model.sent, [{ kind: "send", text: prompts[0].textContent }]);
     model.set({ busy: true });
-    model.set({ busy: false, notice: "ValueError: the model could not start", turns: [user("u", "x")] });
+    model.set({ busy: false, notice: "ValueError: the model could not start", recent: [user("u", "x")] });
     flush();
     assert.equal(q(".sw-chat-empty").hidden, true);
     assert.equal(q(".sw-chat-notice").hidden, false);
@@ -254,5 +260,66 @@ describe("Chat front end", () => {
     assert.equal(el.childElementCount, 0);
     const left = [...model.handlers.values()].reduce((n, set) => n + set.size, 0);
     assert.equal(left, 0);
+  });
+  test("turns arrive as messages: a window, a new turn, a quiet end kept in `recent`", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    const win = (turns: unknown[], start = 0) =>
+      model.custom({ kind: "window", conversation_id: "c1", start, turns });
+    win([user("u1", "Hi"), reply("m1", { status: "complete", text: "Hello." })]);
+    model.custom({ kind: "turn", conversation_id: "c1", index: 2, turn: user("u2", "More?") });
+    model.custom({ kind: "turn", conversation_id: "other", index: 3, turn: user("x", "not ours") });
+    model.custom({ kind: "turn", conversation_id: "c1", index: 3, turn: reply("m2") });
+    model.custom({ kind: "delta", field: "text", at: 0, text: "Sure, ", message_id: "m2" });
+    model.custom({ kind: "delta", field: "text", at: 6, text: "more.", message_id: "m2" });
+    const end = reply("m2", { status: "complete", meta: { text_length: 11, reasoning_length: 0 } });
+    model.custom({ kind: "turn", conversation_id: "c1", index: 3, turn: end });
+    flush();
+    const shown = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
+    assert.deepEqual(shown, ["u1", "m1", "u2", "m2"]);
+    assert.equal(q(".sw-turn[data-message-id=m2] .sw-text").textContent!.trim(), "Sure, more.");
+    // the text built from the deltas is the final one: kept for the saved notebook
+    const recent = model.attrs.recent;
+    assert.equal(recent.length, 4);
+    assert.equal((recent[3] as AssistantTurn).text, "Sure, more.");
+    assert.equal(model.attrs.turn_count, 4);
+    // one resync when the empty reply appeared (a view may open mid-reply), none at the end:
+    // the lengths matched
+    assert.equal(model.kinds().filter((k) => k === "resync").length, 1);
+  });
+
+  test("a quiet end whose deltas were lost asks for the document", () => {
+    const model = new FakeModel();
+    mount(model);
+    model.custom({ kind: "window", conversation_id: "c1", start: 0, turns: [reply("m1")] });
+    model.custom({ kind: "delta", field: "text", at: 0, text: "Sure", message_id: "m1" });
+    const end = reply("m1", { status: "complete", meta: { text_length: 11 } });
+    model.custom({ kind: "turn", conversation_id: "c1", index: 0, turn: end });
+    assert.deepEqual(model.sent.at(-1), { kind: "resync", message_id: "m1" });
+    model.custom({ kind: "snapshot", message_id: "m1", text: "Sure, more.", reasoning: "" });
+    assert.equal((model.attrs.recent[0] as AssistantTurn).text, "Sure, more.");
+  });
+
+  test("scrolled to the top, the log asks for older turns and puts them in front", () => {
+    const model = new FakeModel();
+    const { el } = mount(model);
+    const turns = [user("u5", "five"), reply("m5", { status: "complete", text: "five!" })];
+    model.custom({ kind: "window", conversation_id: "c1", start: 10, turns });
+    flush();
+    assert.equal(model.sent.filter((m) => m.kind === "older").length, 0, "not before a scroll");
+    const log = el.querySelector<HTMLElement>(".sw-chat-log")!;
+    log.dispatchEvent(new (win as any).Event("scroll")); // jsdom lays nothing out: scrollTop is 0
+    log.dispatchEvent(new (win as any).Event("scroll"));
+    const asks = model.sent.filter((m) => m.kind === "older");
+    assert.deepEqual(asks, [{ kind: "older", conversation_id: "c1", before: "u5", request_id: 1 }]);
+    assert.equal(asks.length, 1, "one request at a time");
+    const older = [user("u4", "four"), reply("m4", { status: "complete", text: "four!" })];
+    model.custom({ kind: "older", conversation_id: "c1", request_id: 1, before: "u5", start: 8, turns: older });
+    model.custom({ kind: "older", conversation_id: "c1", request_id: 1, before: "u5", start: 8, turns: older });
+    flush();
+    const shown = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
+    assert.deepEqual(shown, ["u4", "m4", "u5", "m5"], "prepended once");
+    log.dispatchEvent(new (win as any).Event("scroll"));
+    assert.deepEqual(model.sent.filter((m) => m.kind === "older").at(-1)?.before, "u4");
   });
 });

@@ -1,25 +1,30 @@
 """Chat: a conversation with a model, live in a notebook, kept in the store.
 
-One anywidget shows the whole conversation (each anywidget instance ships the front-end
-module, so there is never one widget per message). Sync:
+One anywidget shows the whole conversation (never one widget per message). What crosses iopub
+per reply is what changed, whatever the length of the conversation:
 
-- ``turns``: the message list — user text; per assistant turn its stream id, status, tool
-  calls, error and meta, and its final text once the turn has ended;
-- ``live``: status, tool calls, error and meta of the turn that is streaming, sent at most
-  once per frame;
-- the streaming text as deltas ``{"kind": "delta", "field", "at", "text", "message_id"}``,
-  coalesced to one frame per ``frame_interval``; ``{"kind": "resync", "message_id"}`` gets a
-  ``snapshot`` back.
+- custom messages carry the turns: ``window`` (the last ``WINDOW`` turns, when a conversation
+  opens), ``turn`` (a new turn, a retried reply, a reply's final state: upserted by ``id``;
+  a final reply comes without its text, with its UTF-16 lengths in ``meta``, since the front
+  end built the text from the deltas and asks for a ``snapshot`` if it does not match),
+  ``older`` (a page of earlier turns, the answer to the front end's ``{"kind": "older",
+  "before": <message id>, "request_id"}`` when it is scrolled to the top);
+- ``live``: status, tool calls, error and meta of the reply that is streaming, at most once
+  per frame; its text as deltas ``{"kind": "delta", "field", "at", "text", "message_id"}``;
+  ``{"kind": "resync", "message_id"}`` gets a ``snapshot`` back;
+- ``recent``: the last ``WINDOW`` turns with their final text, for whoever has not spoken
+  (nbclient saving a notebook) and for a page that loads later (it gets the widget's state).
+  Once a front end has spoken (``hello``), it is no longer sent: the front end keeps its own
+  copy, which JupyterLab saves with the notebook.
 
-Data flows one way: the chat asks the manager for a reply and follows the store for display.
-The conversation (messages, and each reply's final document) lives in the store, so a chat
-reopened after a kernel restart continues where it left off.
+The model's context for the next request is kept incrementally (:mod:`.chat_log`). Data flows
+one way: the chat asks the manager for a reply and follows the store for display. The
+conversation lives in the store, so a chat reopened after a kernel restart continues.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -34,12 +39,15 @@ from ..store import Change, Store, default_store
 from ..tools import Tool, toolbox
 from . import static
 from .base import WithFallback
+from .chat_log import ConversationLog, assistant_turn, state_of
 from .stream_view import utf16_len
 
 FIELDS = ("text", "reasoning")
 TITLE_CHARS = 48
 #: The saved output's markdown shows the conversation's last turns (it is re-sent per reply).
 FALLBACK_TURNS = 20
+#: Turns sent when a conversation opens (~20 exchanges), and per page of older turns.
+WINDOW = 40
 DEFAULT_TITLE = "New chat"
 _ARGS = "model, store=, tools=, system=, conversation_id=, max_steps=, frame_interval=, layout="
 
@@ -61,29 +69,6 @@ def title_for(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def state_of(doc: Document) -> dict[str, Any]:
-    """The small state of a reply: what ``live`` carries and every turn has."""
-    meta = ("model", "provider", "usage", "finish_reason", "first_token_t", "last_t")
-    return {
-        "stream_id": doc.stream_id,
-        "status": doc.status,
-        "tool_calls": [call.to_dict() for call in doc.tool_calls],
-        "error": doc.error,
-        "meta": {name: getattr(doc, name) for name in meta},
-    }
-
-
-def assistant_turn(message_id: str, doc: Document, *, final: bool = True) -> dict[str, Any]:
-    """An assistant turn as the front end gets it; the text only once it is final."""
-    return {
-        "id": message_id,
-        "role": "assistant",
-        **state_of(doc),
-        "text": doc.text if final else "",
-        "reasoning": doc.reasoning if final else "",
-    }
-
-
 class Chat(WithFallback):
     """A chat with ``model`` (default: the keyless demo model), drivable from Python too:
     ``handle = chat.send("...")``, then ``await handle`` for the final document."""
@@ -92,7 +77,10 @@ class Chat(WithFallback):
 
     conversation_id = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode(DEFAULT_TITLE).tag(sync=True)
-    turns = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: The last ``WINDOW`` turns (see the module docstring: sent until a front end speaks).
+    recent = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: How many turns the conversation has (the front end shows ``recent`` and pages before).
+    turn_count = traitlets.Int(0).tag(sync=True)
     live = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     conversations = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -130,6 +118,9 @@ class Chat(WithFallback):
         self.frame_interval = frame_interval
         #: The latest reply's stream (``await chat.handle`` for its final document).
         self.handle: StreamHandle | None = None
+        self._log = ConversationLog(self.store, "", system)
+        #: Set by the first message from a front end: ``recent`` is then its business.
+        self._front_end_seen = False
         self._live_id: str | None = None
         self._document: Document | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -156,6 +147,12 @@ class Chat(WithFallback):
         self.provider = resolve(model)
         self.model_name = str(self.provider.model)
 
+    @property
+    def turns(self) -> list[dict[str, Any]]:
+        """Every turn of the conversation (read from the store where not cached: for long
+        conversations, ``chat.recent`` holds the last ones)."""
+        return self._log.turns()
+
     def send(self, text: Any, buffers: Any = None) -> StreamHandle:  # type: ignore[override]
         """Send a user message; returns the reply's :class:`StreamHandle` (``await`` it).
 
@@ -167,22 +164,21 @@ class Chat(WithFallback):
         if not text:
             raise ValueError("Chat.send() needs a non-empty message")
         self._check_idle()
-        history = self._history()
-        if not any(turn["role"] == "user" for turn in self.turns):
+        if not any(row["role"] == "user" for row in self._log.rows):
             self.title = title_for(text)
             self.store.rename_conversation(self.conversation_id, self.title)
-        message_id = self.store.add_message(self.conversation_id, "user", text)
-        self.turns = [*self.turns, {"id": message_id, "role": "user", "text": text}]
-        return self._reply([*history, {"role": "user", "content": text}])
+        self._log.add_user(text)
+        self._send_turn(len(self._log) - 1)  # the user's message shows before any reading
+        return self._reply(self._log.context())
 
     def retry(self) -> StreamHandle:
         """Regenerate the last reply: a new stream for the same user message. The old stream
         stays in the store; the chat shows the new one."""
         self._check_idle()
-        last = self.turns[-1] if self.turns else None
+        last = self._log.rows[-1] if self._log.rows else None
         if last is None or last["role"] != "assistant":
             raise RuntimeError("nothing to retry: the conversation does not end with a reply")
-        return self._reply(self._history(before=last["id"]), message_id=last["id"])
+        return self._reply(self._log.context(before=last["id"]), message_id=last["id"])
 
     def stop(self) -> None:
         """Cancel the reply that is streaming; it ends ``cancelled`` with its text kept."""
@@ -192,14 +188,14 @@ class Chat(WithFallback):
     def new_chat(self) -> str:
         """Start a new conversation (a reply still streaming is stopped); returns its id."""
         self._leave()
-        if self.conversation_id and not self.turns:
+        if self.conversation_id and not len(self._log):
             return self.conversation_id  # already a fresh chat: keep the store tidy
         conversation_id = self.store.create_conversation(DEFAULT_TITLE)
-        self._show(conversation_id, DEFAULT_TITLE, [])
+        self._show(conversation_id, DEFAULT_TITLE)
         return conversation_id
 
     def open(self, conversation_id: str | None = None) -> None:
-        """Show a stored conversation (its final documents); sending continues it.
+        """Show a stored conversation (its last turns); sending continues it.
 
         (Without an id this is ``Widget.open``, which opens the widget's comm.)
         """
@@ -207,14 +203,7 @@ class Chat(WithFallback):
             return super().open()
         conversation = self.store.conversation(conversation_id)  # KeyError if unknown
         self._leave()
-        turns = []
-        for message in self.store.messages(conversation_id):
-            if message["role"] == "user":
-                turns.append({"id": message["id"], "role": "user", "text": message["content"]})
-            elif message["role"] == "assistant" and message["stream_id"]:
-                doc = self.store.get(message["stream_id"])
-                turns.append(assistant_turn(message["id"], doc))
-        self._show(conversation_id, conversation["title"] or DEFAULT_TITLE, turns)
+        self._show(conversation_id, conversation["title"] or DEFAULT_TITLE)
 
     # -- replies ---------------------------------------------------------------------------
 
@@ -224,21 +213,6 @@ class Chat(WithFallback):
                 "a reply is still streaming: call chat.stop() first, or wait for it "
                 "(`await chat.handle`)"
             )
-
-    def _history(self, before: str | None = None) -> list[dict[str, Any]]:
-        """The conversation so far as model messages, read from the store: user text, and
-        each reply's final document (its finished tool calls, then its text)."""
-        messages: list[dict[str, Any]] = []
-        if self.system:
-            messages.append({"role": "system", "content": self.system})
-        for message in self.store.messages(self.conversation_id):
-            if message["id"] == before:
-                break
-            if message["role"] == "user":
-                messages.append({"role": "user", "content": message["content"]})
-            elif message["role"] == "assistant" and message["stream_id"]:
-                messages += _reply_messages(self.store.get(message["stream_id"]))
-        return messages
 
     def _reply(self, messages: list[dict[str, Any]], message_id: str | None = None) -> StreamHandle:
         handle = start(
@@ -251,23 +225,32 @@ class Chat(WithFallback):
         )
         doc = Document(handle.id, model=self.provider.model, provider=self.provider.name)
         if message_id is None:
-            message_id = self.store.add_message(
-                self.conversation_id, "assistant", stream_id=handle.id
-            )
-            turns = [*self.turns, assistant_turn(message_id, doc, final=False)]
+            message_id = self._log.add_reply(handle.id)
         else:
-            self.store.set_message_stream(message_id, handle.id)
-            turns = [
-                assistant_turn(message_id, doc, final=False) if t["id"] == message_id else t
-                for t in self.turns
-            ]
+            self._log.set_reply_stream(message_id, handle.id)
+        self._log.live = (message_id, doc)
         self.handle = handle
         with self.hold_sync():
-            self.turns = turns
+            self._send_turn(self._log.index(message_id) or 0)
             self.busy = True
             self.notice = ""
         self._follow(message_id, handle.id)
         return handle
+
+    def _send_turn(self, index: int, turn: dict[str, Any] | None = None) -> None:
+        """One turn to the front end (new, retried or ended), and the counters with it."""
+        turn = turn if turn is not None else self._log.turn(index)
+        super().send(
+            {"kind": "turn", "conversation_id": self.conversation_id, "index": index, "turn": turn}
+        )
+        self.turn_count = len(self._log)
+
+    def _sync_recent(self) -> None:
+        """``recent`` as of now (when a conversation opens and when a reply ends): built and
+        sent only while no front end has spoken (nbclient). A page that connects later gets
+        the window in the answer to its ``hello``."""
+        if not self._front_end_seen:
+            self.recent = self._log.recent(WINDOW)
 
     # -- store → widget (like StreamView: deltas per frame, small state as traits) ---------
 
@@ -337,20 +320,38 @@ class Chat(WithFallback):
             self.live = {"message_id": self._live_id, **state_of(self._document)}
 
     def _finish(self, doc: Document) -> None:
-        """The reply ended: last frame out, the final document into ``turns``, stop following."""
+        """The reply ended: last frame out, its final state (its text only as lengths: the
+        front end has it from the deltas) to the front end, stop following."""
         if self._timer is not None:
             self._timer.cancel()
         self._state_dirty = False
         self._send_frame()
         message_id = self._live_id
         self._unfollow()
-        turns = [assistant_turn(t["id"], doc) if t["id"] == message_id else t for t in self.turns]
+        if message_id is None:
+            return
+        self._log.finished(message_id, doc)
+        index = self._log.index(message_id) or 0
+        turn = {**assistant_turn(message_id, doc, final=False)}
+        turn["meta"] = {**turn["meta"], **self._lengths()}
         with self.hold_sync():
-            self.turns = turns
+            super().send(
+                {
+                    "kind": "turn",
+                    "conversation_id": self.conversation_id,
+                    "index": index,
+                    "turn": turn,
+                }
+            )
+            self._sync_recent()
             self.live = {}
             self.busy = False
         self._refresh_conversations()
         self._update_displays()
+
+    def _lengths(self) -> dict[str, int]:
+        """The UTF-16 lengths of the text and reasoning sent as deltas (all of it, by now)."""
+        return {f"{name}_length": self._offsets[name] for name in FIELDS}
 
     def _unfollow(self) -> None:
         if self._timer is not None:
@@ -367,16 +368,31 @@ class Chat(WithFallback):
             self.stop()
             self._unfollow()
 
-    def _show(self, conversation_id: str, title: str, turns: list[dict[str, Any]]) -> None:
+    def _show(self, conversation_id: str, title: str) -> None:
+        """Show a conversation: its rows read once, its last ``WINDOW`` turns sent."""
+        self._log = ConversationLog(self.store, conversation_id, self.system)
         with self.hold_sync():
             self.conversation_id = conversation_id
             self.title = title
-            self.turns = turns
+            self.turn_count = len(self._log)
+            self._sync_recent()
             self.live = {}
             self.busy = False
             self.notice = ""
+        self._send_window()
         self._refresh_conversations()
         self._update_displays()
+
+    def _send_window(self) -> None:
+        start = max(len(self._log) - WINDOW, 0)
+        super().send(
+            {
+                "kind": "window",
+                "conversation_id": self.conversation_id,
+                "start": start,
+                "turns": self._log.turns(start),
+            }
+        )
 
     def _refresh_conversations(self) -> None:
         self.conversations = [
@@ -397,8 +413,13 @@ class Chat(WithFallback):
             return
         kind = content.get("kind")
         try:
-            if kind == "resync":
+            if kind == "hello":  # a front end connected: the window, and no more `recent`
+                self._front_end_seen = True
+                self._send_window()
+            elif kind == "resync":
                 self._snapshot(content.get("message_id"))
+            elif kind == "older":
+                self._send_older(content)
             elif kind == "send":
                 self.send(str(content.get("text", "")))
             elif kind == "stop":
@@ -419,14 +440,31 @@ class Chat(WithFallback):
             self.notice = ""  # the same problem twice is still news
             self.notice = f"{type(exc).__name__}: {exc}"
 
+    def _send_older(self, content: dict[str, Any]) -> None:
+        """A page of turns before ``before`` (the front end scrolled to the top)."""
+        if content.get("conversation_id") != self.conversation_id:
+            return  # asked about a conversation no longer shown
+        start, turns = self._log.before(str(content.get("before", "")), WINDOW)
+        super().send(
+            {
+                "kind": "older",
+                "request_id": content.get("request_id"),
+                "conversation_id": self.conversation_id,
+                "before": content.get("before"),
+                "start": start,
+                "turns": turns,
+            }
+        )
+
     def _snapshot(self, message_id: Any) -> None:
         if message_id == self._live_id and self._document is not None:
             doc = self._document
         else:
-            turn = next((t for t in self.turns if t["id"] == message_id), None)
-            if turn is None or turn["role"] != "assistant":
+            index = self._log.index(str(message_id))
+            row = self._log.rows[index] if index is not None else None
+            if row is None or row["role"] != "assistant":
                 return
-            doc = Document(turn["stream_id"], text=turn["text"], reasoning=turn["reasoning"])
+            doc = self._log.document(row["stream_id"])
         super().send(
             {
                 "kind": "snapshot",
@@ -438,9 +476,10 @@ class Chat(WithFallback):
 
     def _fallback(self) -> dict[str, str]:
         """The conversation's last turns as safe markdown, for where no front end runs."""
-        shown = self.turns[-FALLBACK_TURNS:]
-        earlier = len(self.turns) - len(shown)
-        count = f"{len(self.turns):,} message{'s' if len(self.turns) != 1 else ''}"
+        shown = self._log.recent(FALLBACK_TURNS)
+        total = len(self._log)
+        earlier = total - len(shown)
+        count = f"{total:,} message{'s' if total != 1 else ''}"
         return {
             "text/plain": f"Chat({self.title!r}, {count}, model={self.model_name!r})",
             "text/markdown": static.chat_markdown(self.title, shown, earlier),
@@ -456,39 +495,5 @@ class Chat(WithFallback):
         state = "streaming" if self.busy else "idle"
         return (
             f"Chat({self.model_name!r}, conversation_id={self.conversation_id!r}, "
-            f"turns={len(self.turns)}, {state})"
+            f"turns={len(self._log)}, {state})"
         )
-
-
-def _reply_messages(doc: Document) -> list[dict[str, Any]]:
-    """One stored reply as model messages: finished tool calls with their results, then the
-    text (the text around the calls is one string in the document)."""
-    calls = [
-        c
-        for c in doc.tool_calls
-        if c.status in ("done", "error", "denied") and c.arguments is not None
-    ]
-    messages: list[dict[str, Any]] = []
-    if calls:
-        messages.append(
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls
-                ],
-            }
-        )
-        for c in calls:
-            if c.status == "done":
-                content = c.result if isinstance(c.result, str) else json.dumps(c.result)
-            elif c.status == "denied":  # what the manager told the model at the time
-                content = "The user denied this tool call."
-            else:
-                content = f"Error: {c.error or c.status}"
-            messages.append(
-                {"role": "tool", "tool_call_id": c.id, "name": c.name, "content": content}
-            )
-    if doc.text:
-        messages.append({"role": "assistant", "content": doc.text})
-    return messages
