@@ -43,6 +43,7 @@ BENCHES = [
     ("share", "bench_share.py", 300),
     ("postgres", "bench_postgres.py", 600),  # skipped when PostgreSQL is not installed
     ("notebook", "bench_notebook.py", 300),
+    ("chat", "bench_chat.py", 300),
 ]
 
 

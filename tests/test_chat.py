@@ -484,7 +484,8 @@ async def reply_bytes(comms, exchanges: int) -> tuple[int, Chat]:
     """iopub bytes of one more exchange in a conversation of ``exchanges``."""
     store = Store(":memory:")
     replies = [["Sure, ", "here ", "is ", "a ", "short ", "answer."]] * 2
-    chat = Chat(Scripted(*replies), store=store, conversation_id=long_conversation(store, exchanges))
+    conversation_id = long_conversation(store, exchanges)
+    chat = Chat(Scripted(*replies), store=store, conversation_id=conversation_id)
     comm = comms[-1]
     chat._handle_custom_msg({"kind": "hello"}, [])
     await chat.send("warm up")  # builds the model's context once (a one-off per open)
@@ -529,9 +530,7 @@ async def test_opening_a_long_conversation_sends_the_last_window_and_pages_befor
     assert older["kind"] == "older" and older["request_id"] == 7
     assert older["start"] == 4000 - 2 * WINDOW and len(older["turns"]) == WINDOW
     assert older["turns"][-1]["id"] == f"ml{4000 - WINDOW - 1}"
-    chat._handle_custom_msg(
-        {"kind": "older", "before": "ml2", "request_id": 8, "conversation_id": chat.conversation_id},
-        [],
-    )
+    ask = {"kind": "older", "before": "ml2", "request_id": 8}
+    chat._handle_custom_msg({**ask, "conversation_id": chat.conversation_id}, [])
     first = comm.custom()[-1]
     assert first["start"] == 0 and [t["id"] for t in first["turns"]] == ["ml0", "ml1"]

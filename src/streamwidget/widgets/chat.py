@@ -24,8 +24,6 @@ conversation lives in the store, so a chat reopened after a kernel restart conti
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,14 +33,13 @@ from ..document import Document
 from ..manager import StreamHandle, start
 from ..providers.base import ChatRequest, Provider
 from ..providers.demo import demo_model
-from ..store import Change, Store, default_store
+from ..store import Store, default_store
 from ..tools import Tool, toolbox
 from . import static
 from .base import WithFallback
-from .chat_log import ConversationLog, assistant_turn, state_of
-from .stream_view import utf16_len
+from .chat_live import LiveReply
+from .chat_log import ConversationLog, assistant_turn
 
-FIELDS = ("text", "reasoning")
 TITLE_CHARS = 48
 #: The saved output's markdown shows the conversation's last turns (it is re-sent per reply).
 FALLBACK_TURNS = 20
@@ -121,14 +118,7 @@ class Chat(WithFallback):
         self._log = ConversationLog(self.store, "", system)
         #: Set by the first message from a front end: ``recent`` is then its business.
         self._front_end_seen = False
-        self._live_id: str | None = None
-        self._document: Document | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_frame = 0.0
-        self._pending = dict.fromkeys(FIELDS, "")
-        self._offsets = dict.fromkeys(FIELDS, 0)
-        self._state_dirty = False
+        self._live: LiveReply | None = None
         self.on_msg(self._on_front_end_message)
         if conversation_id:
             self.open(conversation_id)
@@ -252,119 +242,46 @@ class Chat(WithFallback):
         if not self._front_end_seen:
             self.recent = self._log.recent(WINDOW)
 
-    # -- store → widget (like StreamView: deltas per frame, small state as traits) ---------
+    # -- store → widget (a LiveReply per reply: deltas per frame, small state in `live`) ----
 
     def _follow(self, message_id: str, stream_id: str) -> None:
-        self._live_id = message_id
-        document, self._unsubscribe = self.store.follow(stream_id, self._on_change)
-        self._document = document
-        self._offsets = dict.fromkeys(FIELDS, 0)
-        self._pending = {name: getattr(document, name) for name in FIELDS}
-        self._state_dirty = True
-        if document.done:
-            self._finish(document)
-        else:
-            self._schedule_frame()
+        def on_state(state: dict[str, Any]) -> None:
+            self.live = state
 
-    def _on_change(self, change: Change) -> None:
-        if self._live_id is None:
-            return
-        self._document = change.document
-        event = change.event
-        if event is None:
-            return  # a commit: nothing new to show
-        if event.get("type") in FIELDS:
-            self._pending[event["type"]] += event["text"]
-            if self.live.get("status") != change.document.status:
-                self._state_dirty = True  # the first token moves the status to streaming
-        else:
-            self._state_dirty = True
-        if change.document.done:
-            self._finish(change.document)
-        else:
-            self._schedule_frame()
+        live = LiveReply(
+            self.store,
+            message_id,
+            stream_id,
+            frame_interval=self.frame_interval,
+            send=lambda msg: super(Chat, self).send(msg),
+            on_state=on_state,
+            on_end=lambda doc, lengths: self._finish(message_id, doc, lengths),
+        )
+        self._live = None if live.ended else live
 
-    def _schedule_frame(self) -> None:
-        if self._timer is not None:
-            return
-        wait = self.frame_interval - (time.monotonic() - self._last_frame)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (plain scripts): send now if a frame is due
-            if wait <= 0:
-                self._send_frame()
-            return
-        self._timer = loop.call_later(max(wait, 0.0), self._send_frame)
-
-    def _send_frame(self) -> None:
-        self._timer = None
-        self._last_frame = time.monotonic()
-        if self._live_id is None or self._document is None:
-            return
-        for name in FIELDS:
-            piece = self._pending[name]
-            if piece:
-                super().send(
-                    {
-                        "kind": "delta",
-                        "field": name,
-                        "at": self._offsets[name],
-                        "text": piece,
-                        "message_id": self._live_id,
-                    }
-                )
-                self._offsets[name] += utf16_len(piece)
-                self._pending[name] = ""
-        if self._state_dirty:
-            self._state_dirty = False
-            self.live = {"message_id": self._live_id, **state_of(self._document)}
-
-    def _finish(self, doc: Document) -> None:
-        """The reply ended: last frame out, its final state (its text only as lengths: the
-        front end has it from the deltas) to the front end, stop following."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._state_dirty = False
-        self._send_frame()
-        message_id = self._live_id
-        self._unfollow()
-        if message_id is None:
-            return
+    def _finish(self, message_id: str, doc: Document, lengths: dict[str, int]) -> None:
+        """The reply ended: its final state to the front end, without its text (the front end
+        has it from the deltas; ``lengths`` let it check)."""
+        self._live = None
         self._log.finished(message_id, doc)
-        index = self._log.index(message_id) or 0
-        turn = {**assistant_turn(message_id, doc, final=False)}
-        turn["meta"] = {**turn["meta"], **self._lengths()}
+        turn = assistant_turn(message_id, doc, final=False)
+        turn["meta"] = {**turn["meta"], **lengths}
         with self.hold_sync():
-            super().send(
-                {
-                    "kind": "turn",
-                    "conversation_id": self.conversation_id,
-                    "index": index,
-                    "turn": turn,
-                }
-            )
+            self._send_turn(self._log.index(message_id) or 0, turn)
             self._sync_recent()
             self.live = {}
             self.busy = False
         self._refresh_conversations()
         self._update_displays()
 
-    def _lengths(self) -> dict[str, int]:
-        """The UTF-16 lengths of the text and reasoning sent as deltas (all of it, by now)."""
-        return {f"{name}_length": self._offsets[name] for name in FIELDS}
-
     def _unfollow(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._live_id = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def _leave(self) -> None:
         """Before showing another conversation: stop the reply that is streaming here."""
-        if self._live_id is not None:
+        if self._live is not None:
             self.stop()
             self._unfollow()
 
@@ -431,7 +348,12 @@ class Chat(WithFallback):
             elif kind == "open":
                 self.open(str(content.get("conversation_id", "")))
             elif kind in ("approve", "deny"):
-                if content.get("message_id") == self._live_id and self.handle is not None:
+                live = self._live
+                if (
+                    live is not None
+                    and content.get("message_id") == live.message_id
+                    and self.handle is not None
+                ):
                     decide = self.handle.approve if kind == "approve" else self.handle.deny
                     decide(str(content.get("call_id", "")))
             elif kind == "dismiss":
@@ -457,8 +379,8 @@ class Chat(WithFallback):
         )
 
     def _snapshot(self, message_id: Any) -> None:
-        if message_id == self._live_id and self._document is not None:
-            doc = self._document
+        if self._live is not None and message_id == self._live.message_id:
+            doc = self._live.document
         else:
             index = self._log.index(str(message_id))
             row = self._log.rows[index] if index is not None else None
@@ -487,7 +409,7 @@ class Chat(WithFallback):
 
     def close(self) -> None:
         # also runs from __del__ of a half-built chat (bad constructor arguments)
-        if getattr(self, "_unsubscribe", None) is not None or getattr(self, "_timer", None):
+        if getattr(self, "_live", None) is not None:
             self._unfollow()
         super().close()
 

@@ -5,7 +5,8 @@
 - a turn's document is read from the store only when that turn is shown (the recent window,
   a page of older turns the front end asked for), then cached;
 - the model's context (the messages of the next request) is built once, at the first request
-  after the conversation opened, and from then on grows by each finished exchange.
+  after the conversation opened (the replies' text and tool calls in one query), and from
+  then on grows by each finished exchange.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..document import Document
+from ..document import Document, ToolCall
 from ..store import Store
 
 
@@ -141,7 +142,8 @@ class ConversationLog:
         """The conversation as model messages (up to, not including, message ``before``):
         user text, and each finished reply's tool calls and text."""
         if self._context is None:
-            self._context = [(row["id"], self._messages_of(row)) for row in self.rows]
+            replies = self._stored_replies()
+            self._context = [(row["id"], self._messages_of(row, replies)) for row in self.rows]
         messages = [{"role": "system", "content": self.system}] if self.system else []
         for message_id, part in self._context:
             if message_id == before:
@@ -149,11 +151,40 @@ class ConversationLog:
             messages += part
         return messages
 
-    def _messages_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _stored_replies(self) -> dict[str, Document]:
+        """Every reply's text and tool calls, by stream id, in one query (the ``streams``
+        table as ``Store.sql`` documents it); empty if this store cannot answer that."""
+        try:
+            rows = self.store.sql(
+                "SELECT s.id, s.content, s.tool_calls FROM messages m"
+                " JOIN streams s ON s.id = m.stream_id WHERE m.conversation_id = $1",
+                [self.id],
+            )
+            found = rows.fetchall() if rows is not None else []
+            return {
+                stream_id: Document(
+                    stream_id,
+                    text=text or "",
+                    tool_calls=[ToolCall(**c) for c in _json_list(calls)],
+                )
+                for stream_id, text, calls in found
+            }
+        except Exception:  # e.g. a store without SQL: read each reply below instead
+            return {}
+
+    def _messages_of(
+        self, row: dict[str, Any], replies: dict[str, Document]
+    ) -> list[dict[str, Any]]:
         if row["role"] == "user":
             return [{"role": "user", "content": row["text"]}]
-        doc = self._docs.get(row["stream_id"]) or self.store.get(row["stream_id"])
+        stream_id = row["stream_id"]
+        doc = self._docs.get(stream_id) or replies.get(stream_id) or self.store.get(stream_id)
         return reply_messages(doc)
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    """A JSON column as a list: DuckDB returns text, PostgreSQL may return it parsed."""
+    return value if isinstance(value, list) else json.loads(value or "[]")
 
 
 def reply_messages(doc: Document) -> list[dict[str, Any]]:
