@@ -17,8 +17,9 @@ JS = Path(__file__).resolve().parents[1] / "js" / "src"
 
 @pytest.fixture
 def fresh_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start without a Bundle, as a new kernel does."""
+    """Start without a Bundle and a shared Layout, as a new kernel does."""
     monkeypatch.setattr(base, "_shared", None)
+    monkeypatch.setattr(base, "_shared_layout", None)
 
 
 def opens(comms) -> list[dict]:
@@ -38,6 +39,8 @@ def test_many_widgets_open_one_bundle_and_small_comms(comms, fresh_bundle):
     states = [o["state"] for o in opens(comms)]
     bundles = [s for s in states if "code" in s]
     assert len(bundles) == 1, "one Bundle model, whatever the number of widgets"
+    layouts = [s for s in states if s.get("_model_name") == "LayoutModel"]
+    assert len(layouts) == 1, "one Layout model too"
     code, css, version = base._bundle_files()
     assert bundles[0]["code"] == code and bundles[0]["css"] == css
     assert bundles[0]["version"] == version
@@ -79,3 +82,16 @@ def test_the_esm_is_never_mistaken_for_a_file_name():
     # anywidget reads a one-line `_esm` that ends like a file name as a path
     assert base.front_end("loader.js").endswith("\n")
     assert "\n" in base.front_end("no-such-file.js")
+
+
+def test_widgets_share_a_layout_that_says_how_to_get_one_of_their_own(comms, fresh_bundle):
+    store = Store(":memory:")
+    stream_id = start(ReplayProvider(Recording.bundled("hello"), speed=0), store=store).id
+    one, two = StreamView(stream_id, store=store), StreamView(stream_id, store=store)
+    assert one.layout is two.layout
+    with pytest.raises(TypeError, match=r"layout=.*'width': '50%'"):
+        one.layout.width = "50%"
+    own = StreamView(stream_id, store=store, layout={"width": "50%"})
+    assert own.layout is not one.layout and own.layout.width == "50%"
+    own.layout.height = "10em"  # a layout of its own can change
+    assert one.layout.height is None

@@ -104,6 +104,8 @@ async def test_a_front_end_that_spoke_gets_the_text_as_deltas_only(comms):
     chat._handle_custom_msg({"kind": "hello"}, [])
     doc = await chat.send("Explain how streaming works")
     assert not [u for u in comm.updates() if "recent" in u], "recent is the front end's now"
+    assert chat.recent[-1]["text"] == doc.text, "and current in the kernel, for a new page"
+    assert chat.get_state("recent")["recent"][-1]["text"] == doc.text
     others = json.dumps([m for m in comm.custom() if m["kind"] != "delta"])
     assert json.dumps(doc.text)[1:40] not in others, "the text goes as deltas, never whole"
     end = [m for m in comm.custom() if m["kind"] == "turn"][-1]["turn"]

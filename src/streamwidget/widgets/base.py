@@ -78,6 +78,35 @@ def shared_bundle() -> Bundle:
     return _shared
 
 
+class SharedLayout(ipywidgets.Layout):
+    """The default layout of every streamwidget widget: one model per kernel, not one per
+    widget (a Layout model is ~1 kB in each comm_open and in the saved notebook). It cannot
+    be changed: pass ``layout=`` to give one widget a layout of its own."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sealed = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False) and self.has_trait(name) and not name.startswith("_"):
+            raise TypeError(
+                "streamwidget widgets share this default layout: give a widget one of its own "
+                f"with layout=, e.g. StreamView(..., layout={{{name!r}: {value!r}}})"
+            )
+        super().__setattr__(name, value)
+
+
+_shared_layout: SharedLayout | None = None
+
+
+def shared_layout() -> SharedLayout:
+    """This kernel's :class:`SharedLayout`, opened on first use (again if it was closed)."""
+    global _shared_layout
+    if _shared_layout is None or _shared_layout.comm is None:
+        _shared_layout = SharedLayout()
+    return _shared_layout
+
+
 class BundledWidget(anywidget.AnyWidget):
     """An anywidget whose front end is the view ``VIEW`` of the shared bundle."""
 
@@ -92,6 +121,7 @@ class BundledWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         # the Bundle's comm_open goes out first, so the front end knows it when this one opens
+        kwargs.setdefault("layout", shared_layout())
         super().__init__(_sw_view=self.VIEW, _bundle=shared_bundle(), **kwargs)
 
 

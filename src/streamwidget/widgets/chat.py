@@ -236,11 +236,16 @@ class Chat(WithFallback):
         self.turn_count = len(self._log)
 
     def _sync_recent(self) -> None:
-        """``recent`` as of now (when a conversation opens and when a reply ends): built and
-        sent only while no front end has spoken (nbclient). A page that connects later gets
-        the window in the answer to its ``hello``."""
-        if not self._front_end_seen:
-            self.recent = self._log.recent(WINDOW)
+        """``recent`` as of now (when a conversation opens and when a reply ends). Sent only
+        while no front end has spoken (nbclient); kept current for a page that loads later
+        and asks for the widget's state."""
+        self.recent = self._log.recent(WINDOW)
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # a front end that said hello keeps its own `recent` (from the turn messages)
+        if key == "recent" and getattr(self, "_front_end_seen", False):
+            return False
+        return super()._should_send_property(key, value)
 
     # -- store → widget (a LiveReply per reply: deltas per frame, small state in `live`) ----
 
