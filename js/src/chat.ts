@@ -26,6 +26,8 @@ const DEMO_PROMPTS = ["Say hello", "Explain how streaming works", "Review my cod
 const WINDOW = 40;
 /** Scrolled this close to the top, the log asks for the page of turns before. */
 const LOAD_MORE_PX = 200;
+/** Milliseconds per animation frame for drawing turns not drawn yet (the rest: next frames). */
+const FRAME_BUDGET_MS = 8;
 
 interface Shared {
   list: TurnList;
@@ -229,17 +231,25 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
   function draw(): void {
     const turns = list.turns;
     // older turns were put in front: keep what the reader looks at where it is
-    const prepended = firstDrawn !== null && turns.length > 0 && turns[0].id !== firstDrawn
-      && turnsBox.firstElementChild !== null;
+    const prepended = firstDrawn !== null && turns[0]?.id !== firstDrawn && list.has(firstDrawn);
     const fromBottom = log.scrollHeight - log.scrollTop;
     const live = model.get("live") ?? {};
     const busy = Boolean(model.get("busy"));
     const retryable = canRetry(turns, busy || requested);
     const now = win.performance.now();
     const clock = liveClock.t === null ? null : liveClock.t + (now - liveClock.at) / 1000;
-    let previous: Element | null = null;
+    let next: Element | null = null;
     let ticking = false;
-    turns.forEach((turn, index) => {
+    let behind = false;
+    // newest first: a window's turns not drawn yet are drawn a frame budget at a time, the
+    // ones at the bottom (on screen) first; the turns above come in the next frames
+    const budgetEnd = now + FRAME_BUDGET_MS;
+    for (let index = turns.length - 1; index >= 0; index--) {
+      const turn = turns[index];
+      if (!views.has(turn.id) && win.performance.now() > budgetEnd) {
+        behind = true;
+        continue;
+      }
       const view = viewFor(turn);
       if (view instanceof AssistantTurnView) {
         const merged = withLive(turn as AssistantTurn, live);
@@ -253,10 +263,11 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
       } else {
         view.update(turn);
       }
-      const expected: Element | null = previous ? previous.nextElementSibling : turnsBox.firstElementChild;
-      if (expected !== view.el) turnsBox.insertBefore(view.el, expected);
-      previous = view.el;
-    });
+      const expected: Element | null = next ? next.previousElementSibling : turnsBox.lastElementChild;
+      if (expected !== view.el) turnsBox.insertBefore(view.el, next);
+      next = view.el;
+    }
+    if (behind) schedule();
     const ids = new Set(turns.map((t) => t.id));
     for (const [id, view] of views) {
       if (!ids.has(id)) {
@@ -289,7 +300,7 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     setTicking(ticking);
     if (stickToBottom) log.scrollTop = log.scrollHeight;
     else if (prepended) log.scrollTop = log.scrollHeight - fromBottom;
-    firstDrawn = turns[0]?.id ?? null;
+    firstDrawn = turnsBox.firstElementChild ? (turnsBox.firstElementChild as HTMLElement).dataset.messageId ?? null : null;
     // a laid-out log that the window does not fill cannot be scrolled up: ask for more now
     if (list.hasOlder && log.clientHeight > 0 && log.scrollHeight <= log.clientHeight) {
       shared.requestOlder();

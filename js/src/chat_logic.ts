@@ -67,6 +67,10 @@ export class TurnList {
     return this.start > 0;
   }
 
+  has(messageId: string): boolean {
+    return this.index.has(messageId);
+  }
+
   reset(conversationId: string, start: number, turns: readonly Turn[]): void {
     this.conversationId = conversationId;
     this.start = Math.max(0, start);

@@ -82,6 +82,13 @@ function flush(): void {
   for (const run of pending) run();
 }
 
+/** Frames until nothing asks for another (turns are drawn a frame budget at a time). */
+function flushAll(): number {
+  let count = 0;
+  while (frames.length && count < 100) (flush(), count++);
+  return count;
+}
+
 function mount(model: FakeModel) {
   const w = widget();
   const stopInit = w.initialize({ model: model.proxy() });
@@ -130,7 +137,7 @@ describe("Chat front end", () => {
     assert.equal(enter.defaultPrevented, true);
     assert.deepEqual(model.sent, [{ kind: "send", text: "line one" }]);
     assert.equal(input.value, "", "the box clears");
-    flush();
+    flushAll();
     assert.equal(q(".sw-stop").hidden, false, "Stop is there before the first token");
     assert.equal(q(".sw-send").hidden, true);
 
@@ -145,7 +152,7 @@ describe("Chat front end", () => {
     const model = new FakeModel();
     const { q, el } = mount(model);
     model.set({ recent: [user("u1", "Hi"), reply("m1")], busy: true });
-    flush();
+    flushAll();
     assert.equal(q(".sw-turn[data-role=user] .sw-bubble").textContent, "Hi");
     const turn = q(".sw-turn[data-role=assistant]");
     assert.equal(turn.dataset.messageId, "m1");
@@ -156,7 +163,7 @@ describe("Chat front end", () => {
     model.set({ live: { message_id: "m1", stream_id: "s-m1", status: "streaming", tool_calls: [], meta: {} } });
     model.custom({ kind: "delta", field: "text", at: 0, text: "Hello **wor", message_id: "m1" });
     model.custom({ kind: "delta", field: "text", at: 11, text: "ld**", message_id: "m1" });
-    flush();
+    flushAll();
     assert.equal(turn.dataset.status, "streaming");
     assert.equal(q(".sw-turn[data-role=assistant] .sw-text").textContent!.trim(), "Hello world");
     assert.ok(el.querySelector(".sw-caret"));
@@ -168,7 +175,7 @@ describe("Chat front end", () => {
       live: {},
       busy: false,
     });
-    flush();
+    flushAll();
     assert.equal(turn.dataset.status, "cancelled");
     assert.equal(q(".sw-notice").textContent, "Stopped — partial reply kept");
     assert.equal(q(".sw-notice").hidden, false);
@@ -189,7 +196,7 @@ describe("Chat front end", () => {
     };
     model.set({ recent: [user("u", "weather?"), reply("m1")], busy: true });
     model.set({ live: { message_id: "m1", stream_id: "s-m1", status: "streaming", tool_calls: [call], meta: {} } });
-    flush();
+    flushAll();
     const card = q(".sw-tool[data-status=pending_approval]");
     assert.equal(card.querySelector<HTMLElement>(".sw-tool-actions")!.hidden, false);
     const approve = card.querySelector<HTMLButtonElement>("button[data-action=approve]")!;
@@ -199,7 +206,7 @@ describe("Chat front end", () => {
     assert.equal(approve.disabled && deny.disabled, true, "one decision per call");
 
     model.set({ live: { ...model.attrs.live, tool_calls: [{ ...call, status: "running" }] } });
-    flush();
+    flushAll();
     assert.equal(card.dataset.status, "running");
     assert.equal(card.querySelector<HTMLElement>(".sw-tool-actions")!.hidden, true);
     assert.equal(el.querySelectorAll(".sw-tool").length, 1);
@@ -215,12 +222,12 @@ describe("Chat front end", () => {
         { id: "c0", title: "Weather in Paris", updated_at: now, messages: 4 },
       ],
     });
-    flush();
+    flushAll();
     const toggle = q(".sw-history-toggle");
     assert.equal(toggle.textContent, "Chats (1)");
     assert.equal(q(".sw-chat-history").hidden, true, "closed until asked for");
     toggle.click();
-    flush();
+    flushAll();
     assert.equal(toggle.getAttribute("aria-expanded"), "true");
     const items = [...el.querySelectorAll<HTMLElement>(".sw-conv")];
     assert.deepEqual(items.map((i) => i.querySelector(".sw-conv-title")!.textContent), ["New chat", "Weather in Paris"]);
@@ -243,7 +250,7 @@ describe("Chat front end", () => {
     assert.deepEqual(model.sent, [{ kind: "send", text: prompts[0].textContent }]);
     model.set({ busy: true });
     model.set({ busy: false, notice: "ValueError: the model could not start", recent: [user("u", "x")] });
-    flush();
+    flushAll();
     assert.equal(q(".sw-chat-empty").hidden, true);
     assert.equal(q(".sw-chat-notice").hidden, false);
     assert.match(q(".sw-chat-notice-text").textContent!, /could not start/);
@@ -274,7 +281,7 @@ describe("Chat front end", () => {
     model.custom({ kind: "delta", field: "text", at: 6, text: "more.", message_id: "m2" });
     const end = reply("m2", { status: "complete", meta: { text_length: 11, reasoning_length: 0 } });
     model.custom({ kind: "turn", conversation_id: "c1", index: 3, turn: end });
-    flush();
+    flushAll();
     const shown = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
     assert.deepEqual(shown, ["u1", "m1", "u2", "m2"]);
     assert.equal(q(".sw-turn[data-message-id=m2] .sw-text").textContent!.trim(), "Sure, more.");
@@ -305,7 +312,7 @@ describe("Chat front end", () => {
     const { el } = mount(model);
     const turns = [user("u5", "five"), reply("m5", { status: "complete", text: "five!" })];
     model.custom({ kind: "window", conversation_id: "c1", start: 10, turns });
-    flush();
+    flushAll();
     assert.equal(model.sent.filter((m) => m.kind === "older").length, 0, "not before a scroll");
     const log = el.querySelector<HTMLElement>(".sw-chat-log")!;
     log.dispatchEvent(new (win as any).Event("scroll")); // jsdom lays nothing out: scrollTop is 0
@@ -316,10 +323,25 @@ describe("Chat front end", () => {
     const older = [user("u4", "four"), reply("m4", { status: "complete", text: "four!" })];
     model.custom({ kind: "older", conversation_id: "c1", request_id: 1, before: "u5", start: 8, turns: older });
     model.custom({ kind: "older", conversation_id: "c1", request_id: 1, before: "u5", start: 8, turns: older });
-    flush();
+    flushAll();
     const shown = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
     assert.deepEqual(shown, ["u4", "m4", "u5", "m5"], "prepended once");
     log.dispatchEvent(new (win as any).Event("scroll"));
     assert.deepEqual(model.sent.filter((m) => m.kind === "older").at(-1)?.before, "u4");
+  });
+  test("a large window is drawn newest first, a frame budget at a time", () => {
+    const model = new FakeModel();
+    const { el } = mount(model);
+    const text = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} with **bold** and \`code\`.`).join("\n\n");
+    const turns = Array.from({ length: 40 }, (_, i) =>
+      i % 2 ? reply(`m${i}`, { status: "complete", text }) : user(`u${i}`, `q${i}`));
+    model.custom({ kind: "window", conversation_id: "c1", start: 0, turns });
+    flush();
+    const first = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
+    assert.ok(first.length < 40, `one frame drew ${first.length} of 40 turns`);
+    assert.equal(first.at(-1), "m39", "the newest turn first");
+    assert.ok(flushAll() >= 1);
+    const all = [...el.querySelectorAll<HTMLElement>(".sw-turn")].map((t) => t.dataset.messageId);
+    assert.deepEqual(all, turns.map((t) => t.id), "then every turn, in order");
   });
 });
