@@ -65,6 +65,24 @@ LONG_TASKS = """() => new Promise((resolve) => {
   setTimeout(() => { observer.disconnect(); resolve(seen); }, 100);
 })"""
 
+# time from the Enter key to the user's turn in the log
+WATCH_USER_TURN = """([chat, text]) => {
+  const box = document.querySelector(chat + ' .sw-input');
+  box.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    const pressed = performance.now();
+    const log = document.querySelector(chat + ' .sw-chat-turns');
+    const found = () => Array.from(log.querySelectorAll('.sw-turn[data-role=user]'))
+      .some((t) => t.textContent.includes(text));
+    const observer = new MutationObserver(() => {
+      if (!found()) return;
+      window.__swUserTurnMs = performance.now() - pressed;
+      observer.disconnect();
+    });
+    observer.observe(log, { childList: true, subtree: true, characterData: true });
+  }, { once: true, capture: true });
+}"""
+
 SHOWN = """(sel) => Array.from(document.querySelectorAll(sel)).map((t) => t.textContent)"""
 
 
@@ -118,7 +136,12 @@ def test_a_long_conversation_opens_on_a_window_loads_older_turns_and_streams(lab
     box = lab.page.locator(f"{CHAT} .sw-input")
     box.click()
     box.fill("and now?")
+    lab.page.evaluate(WATCH_USER_TURN, [CHAT, "and now?"])
     box.press("Enter")
+    lab.page.wait_for_function("() => window.__swUserTurnMs !== undefined", timeout=30_000)
+    user_ms = lab.page.evaluate("() => window.__swUserTurnMs")
+    print(f"Enter -> the user's turn on screen: {user_ms:.0f} ms")
+    assert user_ms < 1000, "the user's message shows before the model's context is built"
     reply = f"{TURNS}[data-role=assistant] >> nth=-1"
     lab.page.locator(f"{TURNS}[data-role=assistant][data-status=streaming]").first.wait_for()
     lab.page.locator(f"{TURNS}[data-role=assistant][data-status=complete] >> nth=-1")
