@@ -95,3 +95,17 @@ def test_widgets_share_a_layout_that_says_how_to_get_one_of_their_own(comms, fre
     assert own.layout is not one.layout and own.layout.width == "50%"
     own.layout.height = "10em"  # a layout of its own can change
     assert one.layout.height is None
+
+
+def test_widgets_and_the_shared_pieces_close(comms, fresh_bundle):
+    store = Store(":memory:")
+    stream_id = start(ReplayProvider(Recording.bundled("hello"), speed=0), store=store).id
+    view = StreamView(stream_id, store=store)
+    layout, bundle = view.layout, view._bundle
+    view.close()
+    layout.close()  # e.g. Widget.close_all() at shutdown
+    bundle.close()
+    assert layout.comm is None and bundle.comm is None
+    again = StreamView(view.stream_id, store=store)
+    assert again.layout is not layout and again.layout.comm is not None
+    assert again._bundle is not bundle and again._bundle.comm is not None

@@ -88,7 +88,7 @@ class SharedLayout(ipywidgets.Layout):
         self._sealed = True
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if getattr(self, "_sealed", False) and self.has_trait(name) and not name.startswith("_"):
+        if getattr(self, "_sealed", False) and name in self.keys and not name.startswith("_"):
             raise TypeError(
                 "streamwidget widgets share this default layout: give a widget one of its own "
                 f"with layout=, e.g. StreamView(..., layout={{{name!r}: {value!r}}})"
