@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 
 VENV_ABS := $(abspath $(VENV))
 VPY := $(VENV)/bin/python
-STATIC_JS := src/streamwidget/static/stream_view.js
+STATIC_JS := src/streamwidget/static/bundle.js
 NODE_STAMP := js/node_modules/.streamwidget-installed
 # Everything in js/ that can change the bundle (not installed or generated files).
 JS_SOURCES := $(shell find js \( -name node_modules -o -name coverage -o -name dist -o -name '.*' \) -prune \

@@ -42,6 +42,8 @@ BENCHES = [
     ("seek", "bench_seek.py", 300),  # written separately; run when present
     ("share", "bench_share.py", 300),
     ("postgres", "bench_postgres.py", 600),  # skipped when PostgreSQL is not installed
+    ("notebook", "bench_notebook.py", 300),
+    ("chat", "bench_chat.py", 300),
 ]
 
 

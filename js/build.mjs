@@ -3,14 +3,17 @@
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on change (unminified, inline source maps)
 //
-// Each entry `js/src/<name>.ts` becomes `static/<name>.js` (anywidget `_esm`) and, when it
-// imports CSS, `static/<name>.css` (anywidget `_css`). Every dependency is bundled: nothing is
-// loaded from the network at run time. Add new views to ENTRIES.
+// Two outputs (every dependency bundled: nothing is loaded from the network at run time):
+// - `static/bundle.js` + `static/bundle.css`: every view (src/bundle.ts). They cross iopub once
+//   per kernel inside the shared asset model (widgets/base.py), never in a widget's `_esm`;
+// - `static/loader.js`: every widget's `_esm`, a few hundred bytes that import the bundle once
+//   per page (src/loader.ts).
+// Add new views to src/bundle.ts.
 
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 
-export const ENTRIES = ["stream_view", "chat", "player", "compare"];
+export const ENTRIES = ["bundle", "loader"];
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const watch = process.argv.includes("--watch");

@@ -190,7 +190,7 @@ def test_binder_build_runs_every_notebook(tmp_path: Path) -> None:
     package = Path(where)
     assert venv in package.parents, f"streamwidget imported from {package}, not from the venv"
     built = sorted(p.name for p in (package / "static").glob("*.js"))
-    assert {"stream_view.js", "chat.js", "player.js", "compare.js"} <= set(built), built
+    assert {"bundle.js", "loader.js"} <= set(built), built
 
     report = tmp_path / "nbval.xml"
     output = _run(

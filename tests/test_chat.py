@@ -87,14 +87,32 @@ async def test_a_reply_streams_as_deltas_and_lands_in_the_turns(comms):
 
 
 async def test_final_text_is_sent_once_not_with_every_state_update(comms):
+    """Without a front end (nbclient) the final text goes once, in ``recent``."""
     chat = Chat(DemoProvider(speed=0), store=Store(":memory:"))
     comm = comms[-1]
     doc = await chat.send("Explain how streaming works")
     with_text = [
-        u for u in comm.updates() if any(t.get("text") == doc.text for t in u.get("turns", []))
+        u for u in comm.updates() if any(t.get("text") == doc.text for t in u.get("recent", []))
     ]
     assert len(with_text) == 1
     assert comm.nbytes() < 3 * len(doc.text.encode()) + 20_000  # deltas + final text
+
+
+async def test_a_front_end_that_spoke_gets_the_text_as_deltas_only(comms):
+    chat = Chat(DemoProvider(speed=0), store=Store(":memory:"))
+    comm = comms[-1]
+    chat._handle_custom_msg({"kind": "hello"}, [])
+    doc = await chat.send("Explain how streaming works")
+    assert not [u for u in comm.updates() if "recent" in u], "recent is the front end's now"
+    assert chat.recent[-1]["text"] == doc.text, "and current in the kernel, for a new page"
+    assert chat.get_state("recent")["recent"][-1]["text"] == doc.text
+    others = json.dumps([m for m in comm.custom() if m["kind"] != "delta"])
+    assert json.dumps(doc.text)[1:40] not in others, "the text goes as deltas, never whole"
+    end = [m for m in comm.custom() if m["kind"] == "turn"][-1]["turn"]
+    assert end["status"] == "complete" and end["text"] == ""
+    assert end["meta"]["text_length"] == utf16_len(doc.text)
+    assert deltas_for(comm, end["id"]) == doc.text
+    assert comm.nbytes() < len(doc.text.encode()) + 10_000
 
 
 async def test_context_comes_from_the_store_and_survives_a_restart(tmp_path):
@@ -403,3 +421,118 @@ def test_store_points_a_message_at_a_regenerated_stream():
     new = store.create_stream(conversation_id=cid)
     store.set_message_stream(message, new)
     assert [m["stream_id"] for m in store.messages(cid)] == [new]
+
+
+class FakeDisplay:
+    """Stands in for the display handle of a shown chat: keeps what updates it."""
+
+    def __init__(self):
+        self.updates = []
+
+    def update(self, data, raw=False):
+        self.updates.append(data)
+
+
+async def test_a_saved_chat_has_a_safe_markdown_fallback_of_its_conversation():
+    chat = Chat(Scripted(["# Big\n", "Hello <b>Ada</b>."], ["Blue."]), store=Store(":memory:"))
+    shown = FakeDisplay()
+    chat.__dict__["_displays"] = [shown]
+    await chat.send("My name is <script>x()</script> Ada")
+    md = shown.updates[-1]["text/markdown"]  # brought up to date when the reply ended
+    assert "application/vnd.jupyter.widget-view+json" in shown.updates[-1]
+    assert "> My name is &lt;script&gt;x()&lt;/script&gt; Ada" in md
+    assert "Hello &lt;b&gt;Ada&lt;/b&gt;." in md and "**Big**" in md  # defanged, no heading
+    assert "script-1 · complete" in md and "<script>" not in md
+    assert md.index("My name is") < md.index("Hello")
+    await chat.send("Favourite colour?")
+    assert shown.updates[-1]["text/markdown"].endswith("Blue.")
+    assert "4 messages" in shown.updates[-1]["text/plain"]
+
+
+async def test_the_fallback_of_a_long_chat_shows_its_last_turns_only():
+    from streamwidget.widgets.chat import FALLBACK_TURNS
+
+    chat = Chat(Scripted(*[[f"reply {i}"] for i in range(15)]), store=Store(":memory:"))
+    for i in range(15):
+        await chat.send(f"question {i}")
+    md = chat._repr_mimebundle_()["text/markdown"]
+    assert "reply 14" in md and "question 14" in md
+    shown = FALLBACK_TURNS // 2
+    assert f"> question {15 - shown}\n" in md and f"> question {14 - shown}\n" not in md
+    assert f"{30 - FALLBACK_TURNS:,} earlier messages" in md
+
+
+def long_conversation(store: Store, exchanges: int, words: int = 40) -> str:
+    """A stored conversation of ``exchanges`` finished exchanges, written in bulk (through
+    the public ``store.sql``; the chat's own path is 3-5 ms per message, too slow here)."""
+    conversation_id = store.create_conversation("long")
+    reply = " ".join(["word"] * words)
+    store.sql(
+        "INSERT INTO streams (id, conversation_id, status, content, model, provider)"
+        " SELECT 'sl' || i, $1, 'complete', $2 || ' ' || i, 'm', 'p' FROM range($3) t(i)",
+        [conversation_id, reply, exchanges],
+    )
+    store.sql(
+        "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id)"
+        " SELECT 'ml' || i, $1, i, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,"
+        " CASE WHEN i % 2 = 0 THEN 'question ' || (i // 2) ELSE '' END,"
+        " CASE WHEN i % 2 = 1 THEN 'sl' || (i // 2) END FROM range($2) t(i)",
+        [conversation_id, 2 * exchanges],
+    )
+    return conversation_id
+
+
+async def reply_bytes(comms, exchanges: int) -> tuple[int, Chat]:
+    """iopub bytes of one more exchange in a conversation of ``exchanges``."""
+    store = Store(":memory:")
+    replies = [["Sure, ", "here ", "is ", "a ", "short ", "answer."]] * 2
+    conversation_id = long_conversation(store, exchanges)
+    chat = Chat(Scripted(*replies), store=store, conversation_id=conversation_id)
+    comm = comms[-1]
+    chat._handle_custom_msg({"kind": "hello"}, [])
+    await chat.send("warm up")  # builds the model's context once (a one-off per open)
+    before = comm.nbytes()
+    await chat.send("one more")
+    return comm.nbytes() - before, chat
+
+
+@pytest.mark.timeout(120)
+async def test_a_reply_costs_the_same_iopub_at_2000_exchanges_as_at_50(comms):
+    small, _ = await reply_bytes(comms, 50)
+    large, chat = await reply_bytes(comms, 2000)
+    assert large <= 1.2 * small, (small, large)
+    assert large < 10_000, large  # what changed: two turns, a few frames, the chat list
+    assert chat.turn_count == 2 * 2002
+    # the model still got the whole conversation, from the context kept in the kernel
+    request = chat.provider.requests[-1].messages
+    assert len(request) == 2 * 2002 - 1 and request[1]["content"] == "word " * 39 + "word 0"
+
+
+async def test_opening_a_long_conversation_sends_the_last_window_and_pages_before(comms):
+    from streamwidget.widgets.chat import WINDOW
+
+    store = Store(":memory:")
+    chat = Chat(Scripted(), store=store, conversation_id=long_conversation(store, 2000))
+    comm = comms[-1]
+    window = [m for m in comm.custom() if m["kind"] == "window"][-1]
+    assert window["start"] == 4000 - WINDOW and len(window["turns"]) == WINDOW
+    assert window["turns"][-1]["text"] == "word " * 39 + "word 1999"
+    assert len(chat.recent) == WINDOW and chat.turn_count == 4000
+    assert len(json.dumps(window)) < 20_000
+    chat._handle_custom_msg(
+        {
+            "kind": "older",
+            "before": window["turns"][0]["id"],
+            "request_id": 7,
+            "conversation_id": chat.conversation_id,
+        },
+        [],
+    )
+    older = comm.custom()[-1]
+    assert older["kind"] == "older" and older["request_id"] == 7
+    assert older["start"] == 4000 - 2 * WINDOW and len(older["turns"]) == WINDOW
+    assert older["turns"][-1]["id"] == f"ml{4000 - WINDOW - 1}"
+    ask = {"kind": "older", "before": "ml2", "request_id": 8}
+    chat._handle_custom_msg({**ask, "conversation_id": chat.conversation_id}, [])
+    first = comm.custom()[-1]
+    assert first["start"] == 0 and [t["id"] for t in first["turns"]] == ["ml0", "ml1"]

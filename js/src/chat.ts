@@ -1,16 +1,18 @@
 // anywidget front end of Chat: one conversation, its turns live, a composer, the chat list.
 //
-// The factory's closure holds the model's text buffers (ChatSyncs, one StreamSync per
-// assistant message), shared by every view; `initialize` owns the custom-message handler and
-// `render` builds DOM. Deltas are routed by message id; nothing is rendered per token: views
-// redraw at most once per animation frame.
+// The factory's closure holds the model's turns (TurnList: a window of the conversation, grown
+// by the kernel's turn messages and by pages of older turns loaded when the log is scrolled to
+// the top) and their text buffers (ChatSyncs, one StreamSync per assistant message), shared by
+// every view; `initialize` owns the custom-message handler and `render` builds DOM. Deltas are
+// routed by message id; nothing is rendered per token: views redraw at most once per
+// animation frame, and only the turns whose object changed.
 
 import "./styles.css";
 import "./chat.css";
 import { ConversationList } from "./chat_history";
 import { actionButton as button, Composer } from "./chat_composer";
-import { canRetry, ChatSyncs, withLive } from "./chat_logic";
-import type { AssistantTurn, ChatModel, ChatMsg, Turn } from "./chat_model";
+import { canRetry, ChatSyncs, TurnList, withLive } from "./chat_logic";
+import type { AssistantTurn, ChatModel, ChatMsg, Turn, TurnsMsg } from "./chat_model";
 import { AssistantTurnView, type TurnActions, UserTurnView } from "./chat_turn";
 import { h, setText, show } from "./dom";
 import type { WidgetModel } from "./model";
@@ -20,23 +22,103 @@ type TurnView = UserTurnView | AssistantTurnView;
 
 const DEMO_PROMPTS = ["Say hello", "Explain how streaming works", "Review my code", "What's the weather in Paris?"];
 
-function connect(model: AnyModel): { syncs: ChatSyncs; dispose: () => void } {
-  const syncs = new ChatSyncs((msg) => model.send(msg));
-  const onMessage = (msg: unknown) => syncs.route(msg);
-  const onTurns = () => syncs.retain(new Set((model.get("turns") ?? []).map((t) => t.id)));
+/** Turns kept in the model's `recent` trait for a saved notebook (widgets/chat.py WINDOW). */
+const WINDOW = 40;
+/** Scrolled this close to the top, the log asks for the page of turns before. */
+const LOAD_MORE_PX = 200;
+/** Milliseconds per animation frame for drawing turns not drawn yet (the rest: next frames). */
+const FRAME_BUDGET_MS = 8;
+
+interface Shared {
+  list: TurnList;
+  syncs: ChatSyncs;
+  /** Ask the kernel for the turns before the first one held (once at a time). */
+  requestOlder(): void;
+  subscribe(listener: () => void): () => void;
+  dispose(): void;
+}
+
+function isTurnsMsg(msg: unknown): msg is TurnsMsg {
+  const kind = (msg as { kind?: unknown } | null)?.kind;
+  return kind === "window" || kind === "turn" || kind === "older";
+}
+
+function connect(model: AnyModel): Shared {
+  const list = new TurnList();
+  const listeners = new Set<() => void>();
+  const emit = () => listeners.forEach((listener) => listener());
+  let pending: number | null = null;
+  let requests = 0;
+  let keeping = false;
+
+  // The saved notebook keeps what we show: `recent` set locally (never sent to the kernel).
+  const keepRecent = () => {
+    keeping = true;
+    try {
+      model.set?.("recent", list.recent(WINDOW));
+      model.set?.("turn_count", list.start + list.turns.length);
+    } finally {
+      keeping = false;
+    }
+  };
+  const syncs = new ChatSyncs(
+    (msg) => model.send(msg),
+    (messageId, field, value) => {
+      if (list.settle(messageId, field, value)) keepRecent();
+    },
+  );
+  const fromTraits = () => {
+    const recent = model.get("recent") ?? [];
+    list.reset(model.get("conversation_id") ?? "", (model.get("turn_count") ?? 0) - recent.length, recent);
+    syncs.retain(new Set(list.turns.map((t) => t.id)));
+    pending = null;
+  };
+  const onRecent = () => {
+    if (keeping) return;
+    fromTraits();
+    emit();
+  };
+  const onMessage = (msg: unknown) => {
+    syncs.route(msg);
+    if (!isTurnsMsg(msg)) return;
+    if (msg.kind === "older" && msg.request_id === pending) pending = null;
+    if (!list.apply(msg)) return;
+    if (msg.kind === "window") {
+      pending = null;
+      syncs.retain(new Set(list.turns.map((t) => t.id)));
+    }
+    if (msg.kind === "turn" && msg.turn.role === "assistant") syncs.sync(msg.turn);
+    keepRecent();
+    emit();
+  };
+  fromTraits();
   model.on("msg:custom", onMessage);
-  model.on("change:turns", onTurns);
+  model.on("change:recent", onRecent);
+  model.send({ kind: "hello" } satisfies ChatMsg); // the kernel answers with the window
   return {
+    list,
     syncs,
+    requestOlder() {
+      const first = list.turns[0];
+      if (pending !== null || !list.hasOlder || !first) return;
+      pending = ++requests;
+      model.send({ kind: "older", conversation_id: list.conversationId, before: first.id, request_id: pending });
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     dispose() {
       model.off("msg:custom", onMessage);
-      model.off("change:turns", onTurns);
+      model.off("change:recent", onRecent);
+      listeners.clear();
       syncs.dispose();
     },
   };
 }
 
-function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
+function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
+  const { list, syncs } = shared;
   const doc = el.ownerDocument;
   const win = doc.defaultView ?? window;
   const send = (msg: ChatMsg) => model.send(msg);
@@ -130,6 +212,7 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
   });
   log.addEventListener("scroll", () => {
     stickToBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+    if (log.scrollTop < LOAD_MORE_PX) shared.requestOlder();
   });
 
   function viewFor(turn: Turn): TurnView {
@@ -143,16 +226,30 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
     return view;
   }
 
+  let firstDrawn: string | null = null;
+
   function draw(): void {
-    const turns = model.get("turns") ?? [];
+    const turns = list.turns;
+    // older turns were put in front: keep what the reader looks at where it is
+    const prepended = firstDrawn !== null && turns[0]?.id !== firstDrawn && list.has(firstDrawn);
+    const fromBottom = log.scrollHeight - log.scrollTop;
     const live = model.get("live") ?? {};
     const busy = Boolean(model.get("busy"));
     const retryable = canRetry(turns, busy || requested);
     const now = win.performance.now();
     const clock = liveClock.t === null ? null : liveClock.t + (now - liveClock.at) / 1000;
-    let previous: Element | null = null;
+    let next: Element | null = null;
     let ticking = false;
-    turns.forEach((turn, index) => {
+    let behind = false;
+    // newest first: a window's turns not drawn yet are drawn a frame budget at a time, the
+    // ones at the bottom (on screen) first; the turns above come in the next frames
+    const budgetEnd = now + FRAME_BUDGET_MS;
+    for (let index = turns.length - 1; index >= 0; index--) {
+      const turn = turns[index];
+      if (!views.has(turn.id) && win.performance.now() > budgetEnd) {
+        behind = true;
+        continue;
+      }
       const view = viewFor(turn);
       if (view instanceof AssistantTurnView) {
         const merged = withLive(turn as AssistantTurn, live);
@@ -166,10 +263,11 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
       } else {
         view.update(turn);
       }
-      const expected: Element | null = previous ? previous.nextElementSibling : turnsBox.firstElementChild;
-      if (expected !== view.el) turnsBox.insertBefore(view.el, expected);
-      previous = view.el;
-    });
+      const expected: Element | null = next ? next.previousElementSibling : turnsBox.lastElementChild;
+      if (expected !== view.el) turnsBox.insertBefore(view.el, next);
+      next = view.el;
+    }
+    if (behind) schedule();
     const ids = new Set(turns.map((t) => t.id));
     for (const [id, view] of views) {
       if (!ids.has(id)) {
@@ -182,7 +280,7 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
     root.dataset.busy = String(busy || requested);
     setText(title, model.get("title") || "New chat");
     setText(modelName, modelLabel);
-    show(empty, turns.length === 0);
+    show(empty, turns.length === 0 && !list.hasOlder);
     setText(emptyText, modelLabel === "replay:demo"
       ? "Demo model: it answers from bundled recordings, no key needed. Try one of these:"
       : "Send a message to start the conversation.");
@@ -201,6 +299,12 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
     composer.update(busy || requested);
     setTicking(ticking);
     if (stickToBottom) log.scrollTop = log.scrollHeight;
+    else if (prepended) log.scrollTop = log.scrollHeight - fromBottom;
+    firstDrawn = turnsBox.firstElementChild ? (turnsBox.firstElementChild as HTMLElement).dataset.messageId ?? null : null;
+    // a laid-out log that the window does not fill cannot be scrolled up: ask for more now
+    if (list.hasOlder && log.clientHeight > 0 && log.scrollHeight <= log.clientHeight) {
+      shared.requestOlder();
+    }
   }
 
   let ticker: number | null = null;
@@ -230,17 +334,19 @@ function mount(model: AnyModel, el: HTMLElement, syncs: ChatSyncs): () => void {
     requested = false;
     schedule();
   };
-  const changes = ["turns", "title", "conversations", "model_name", "conversation_id"];
+  const changes = ["title", "conversations", "model_name", "conversation_id"];
   for (const name of changes) model.on(`change:${name}`, schedule);
   model.on("change:live", onLive);
   model.on("change:busy", onSettled);
   model.on("change:notice", onSettled);
   const unsubscribe = syncs.subscribe(schedule);
+  const unsubscribeTurns = shared.subscribe(schedule);
   onLive();
   draw();
 
   return () => {
     unsubscribe();
+    unsubscribeTurns();
     for (const name of changes) model.off(`change:${name}`, schedule);
     model.off("change:live", onLive);
     model.off("change:busy", onSettled);
@@ -265,7 +371,7 @@ export default () => {
     render({ model, el }: { model: AnyModel; el: HTMLElement }) {
       // anywidget always initializes first; a private set of buffers keeps render usable alone.
       const own = shared ? null : connect(model);
-      const unmount = mount(model, el, (shared ?? own!).syncs);
+      const unmount = mount(model, el, (shared ?? own)!);
       return () => {
         unmount();
         own?.dispose();

@@ -1,9 +1,9 @@
 // Pure logic of the Chat view (no DOM): text buffers per message, what the composer does with
 // a key, relative times, and how the live state overrides a turn. Unit-tested.
 
-import type { AssistantTurn, ChatMsg, LiveState, Turn } from "./chat_model";
-import { isTerminal } from "./model";
-import { StreamSync } from "./sync";
+import type { AssistantTurn, ChatMsg, LiveState, Turn, TurnsMsg } from "./chat_model";
+import { type Field, isTerminal } from "./model";
+import { lengthsOf, StreamSync } from "./sync";
 
 /** What a keydown in the message box means: send, or leave it to the textarea. */
 export function keyAction(e: {
@@ -51,6 +51,81 @@ export function canRetry(turns: readonly Turn[], busy: boolean): boolean {
   return !busy && last?.role === "assistant" && isTerminal(last.status);
 }
 
+/**
+ * The turns this front end holds: the window the kernel sent when the conversation opened,
+ * the turns added since, and the pages of older turns loaded by scrolling up. `start` is the
+ * index of the first held turn in the conversation (older turns exist while it is above 0).
+ * Turns change only by messages (never the whole list again), and each change replaces the
+ * turn object, so a view redraws the turns whose object changed.
+ */
+export class TurnList {
+  conversationId = "";
+  start = 0;
+  turns: Turn[] = [];
+  private index = new Map<string, number>();
+
+  get hasOlder(): boolean {
+    return this.start > 0;
+  }
+
+  has(messageId: string): boolean {
+    return this.index.has(messageId);
+  }
+
+  reset(conversationId: string, start: number, turns: readonly Turn[]): void {
+    this.conversationId = conversationId;
+    this.start = Math.max(0, start);
+    this.turns = [...turns];
+    this.reindex();
+  }
+
+  /** Apply a kernel message; true when the turns changed. */
+  apply(msg: TurnsMsg): boolean {
+    if (msg.kind === "window") {
+      this.reset(msg.conversation_id, msg.start, msg.turns);
+      return true;
+    }
+    if (msg.conversation_id !== this.conversationId) return false; // another conversation's
+    if (msg.kind === "turn") return this.upsert(msg.turn);
+    // older: only if it still fits in front of what we hold
+    if (!msg.turns.length || this.turns[0]?.id !== msg.before) return false;
+    this.turns = [...msg.turns, ...this.turns];
+    this.start = Math.max(0, msg.start);
+    this.reindex();
+    return true;
+  }
+
+  /** A new turn (appended) or a changed one (same id: a retried or finished reply). */
+  upsert(turn: Turn): boolean {
+    const at = this.index.get(turn.id);
+    if (at === undefined) {
+      this.index.set(turn.id, this.turns.length);
+      this.turns.push(turn);
+    } else {
+      this.turns[at] = turn;
+    }
+    return true;
+  }
+
+  /** Keep a reply's final text, built from the deltas (quiet end), in its turn. */
+  settle(messageId: string, field: Field, value: string): boolean {
+    const at = this.index.get(messageId);
+    const turn = at === undefined ? undefined : this.turns[at];
+    if (at === undefined || turn?.role !== "assistant" || turn[field] === value) return false;
+    this.turns[at] = { ...turn, [field]: value };
+    return true;
+  }
+
+  /** The last `count` turns (what a saved notebook keeps). */
+  recent(count: number): Turn[] {
+    return this.turns.slice(-count);
+  }
+
+  private reindex(): void {
+    this.index = new Map(this.turns.map((turn, i) => [turn.id, i]));
+  }
+}
+
 interface Entry {
   streamId: string;
   sync: StreamSync;
@@ -65,9 +140,14 @@ export class ChatSyncs {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<() => void>();
   private readonly send: (msg: ChatMsg) => void;
+  private readonly settle: (messageId: string, field: Field, value: string) => void;
 
-  constructor(send: (msg: ChatMsg) => void) {
+  constructor(
+    send: (msg: ChatMsg) => void,
+    settle: (messageId: string, field: Field, value: string) => void = () => {},
+  ) {
     this.send = send;
+    this.settle = settle;
   }
 
   /** Entry point for `msg:custom`: deltas and snapshots go to their message's buffers. */
@@ -81,7 +161,7 @@ export class ChatSyncs {
   /** The buffers of an assistant turn, told its status and final text. */
   sync(turn: AssistantTurn): StreamSync {
     const entry = this.entry(turn.id, turn.stream_id);
-    entry.sync.setTraits(turn.status, turn.text ?? "", turn.reasoning ?? "");
+    entry.sync.setTraits(turn.status, turn.text ?? "", turn.reasoning ?? "", lengthsOf(turn.meta));
     // A live turn with nothing yet (a view opened mid-reply) asks for the document.
     if (!isTerminal(turn.status)) entry.sync.ensureContent();
     return entry.sync;
@@ -128,6 +208,7 @@ export class ChatSyncs {
     if (!entry) {
       const sync = new StreamSync({
         send: (msg) => this.send({ ...msg, message_id: messageId }),
+        settle: (field, value) => this.settle(messageId, field, value),
       });
       sync.subscribe(() => this.emit());
       entry = { streamId: streamId ?? "", sync };

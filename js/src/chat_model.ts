@@ -49,7 +49,11 @@ export interface ConversationSummary {
 export interface ChatModel {
   conversation_id: string;
   title: string;
-  turns: Turn[];
+  /** The last turns (a window); the kernel stops sending it once we said hello, and we keep
+   * it up to date locally so that a saved notebook holds it. */
+  recent: Turn[];
+  /** Turns in the whole conversation. */
+  turn_count: number;
   live: LiveState;
   busy: boolean;
   conversations: ConversationSummary[];
@@ -57,8 +61,23 @@ export interface ChatModel {
   notice: string;
 }
 
+/** Kernel → front end: the turns, as changes (deltas and snapshots are routed by ChatSyncs). */
+export type TurnsMsg =
+  | { kind: "window"; conversation_id: string; start: number; turns: Turn[] }
+  | { kind: "turn"; conversation_id: string; index: number; turn: Turn }
+  | {
+      kind: "older";
+      conversation_id: string;
+      request_id: number;
+      before: string;
+      start: number;
+      turns: Turn[];
+    };
+
 /** Front end → kernel. */
 export type ChatMsg =
+  | { kind: "hello" }
+  | { kind: "older"; conversation_id: string; before: string; request_id: number }
   | { kind: "send"; text: string }
   | { kind: "stop" }
   | { kind: "retry" }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { canRetry, ChatSyncs, keyAction, relativeTime, withLive } from "../src/chat_logic";
+import { canRetry, ChatSyncs, keyAction, relativeTime, TurnList, withLive } from "../src/chat_logic";
 import type { AssistantTurn, ChatMsg, Turn } from "../src/chat_model";
 
 function reply(id: string, extra: Partial<AssistantTurn> = {}): AssistantTurn {
@@ -148,5 +148,31 @@ describe("ChatSyncs", () => {
     syncs.route({ kind: "delta", field: "text", at: 0, text: "x" }); // no message id
     syncs.route(null);
     assert.equal(syncs.has("undefined"), false);
+  });
+});
+
+describe("TurnList", () => {
+  const user = (id: string): Turn => ({ id, role: "user", text: id });
+
+  test("a window, turns upserted by id, pages of older turns in front", () => {
+    const list = new TurnList();
+    assert.ok(list.apply({ kind: "window", conversation_id: "c", start: 4, turns: [user("u2"), reply("m2")] }));
+    assert.ok(list.hasOlder);
+    list.apply({ kind: "turn", conversation_id: "c", index: 6, turn: user("u3") });
+    list.apply({ kind: "turn", conversation_id: "c", index: 1, turn: reply("m2", { status: "complete" }) });
+    assert.deepEqual(list.turns.map((t) => t.id), ["u2", "m2", "u3"]);
+    assert.equal((list.turns[1] as AssistantTurn).status, "complete");
+    assert.equal(list.apply({ kind: "turn", conversation_id: "x", index: 0, turn: user("z") }), false);
+    const older = { kind: "older" as const, conversation_id: "c", request_id: 1, start: 2 };
+    assert.equal(list.apply({ ...older, before: "u3", turns: [user("u1")] }), false, "not in front");
+    assert.ok(list.apply({ ...older, before: "u2", turns: [user("u1"), reply("m1")] }));
+    assert.deepEqual(list.turns.map((t) => t.id), ["u1", "m1", "u2", "m2", "u3"]);
+    assert.equal(list.start, 2);
+    list.apply({ kind: "turn", conversation_id: "c", index: 4, turn: user("u3") });
+    assert.equal(list.turns.length, 5, "the index follows the prepended page");
+    assert.ok(list.settle("m2", "text", "done"));
+    assert.equal((list.turns[3] as AssistantTurn).text, "done");
+    assert.equal(list.settle("u1", "text", "no"), false, "only replies settle");
+    assert.deepEqual(list.recent(2).map((t) => t.id), ["m2", "u3"]);
   });
 });

@@ -1,42 +1,50 @@
 """Chat: a conversation with a model, live in a notebook, kept in the store.
 
-One anywidget shows the whole conversation (each anywidget instance ships the front-end
-module, so there is never one widget per message). Sync:
+One anywidget shows the whole conversation (never one widget per message). What crosses iopub
+per reply is what changed, whatever the length of the conversation:
 
-- ``turns``: the message list — user text; per assistant turn its stream id, status, tool
-  calls, error and meta, and its final text once the turn has ended;
-- ``live``: status, tool calls, error and meta of the turn that is streaming, sent at most
-  once per frame;
-- the streaming text as deltas ``{"kind": "delta", "field", "at", "text", "message_id"}``,
-  coalesced to one frame per ``frame_interval``; ``{"kind": "resync", "message_id"}`` gets a
-  ``snapshot`` back.
+- custom messages carry the turns: ``window`` (the last ``WINDOW`` turns, when a conversation
+  opens), ``turn`` (a new turn, a retried reply, a reply's final state: upserted by ``id``;
+  a final reply comes without its text, with its UTF-16 lengths in ``meta``, since the front
+  end built the text from the deltas and asks for a ``snapshot`` if it does not match),
+  ``older`` (a page of earlier turns, the answer to the front end's ``{"kind": "older",
+  "before": <message id>, "request_id"}`` when it is scrolled to the top);
+- ``live``: status, tool calls, error and meta of the reply that is streaming, at most once
+  per frame; its text as deltas ``{"kind": "delta", "field", "at", "text", "message_id"}``;
+  ``{"kind": "resync", "message_id"}`` gets a ``snapshot`` back;
+- ``recent``: the last ``WINDOW`` turns with their final text, for whoever has not spoken
+  (nbclient saving a notebook) and for a page that loads later (it gets the widget's state).
+  Once a front end has spoken (``hello``), it is no longer sent: the front end keeps its own
+  copy, which JupyterLab saves with the notebook.
 
-Data flows one way: the chat asks the manager for a reply and follows the store for display.
-The conversation (messages, and each reply's final document) lives in the store, so a chat
-reopened after a kernel restart continues where it left off.
+The model's context for the next request is kept incrementally (:mod:`.chat_log`). Data flows
+one way: the chat asks the manager for a reply and follows the store for display. The
+conversation lives in the store, so a chat reopened after a kernel restart continues.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..document import Document
 from ..manager import StreamHandle, start
 from ..providers.base import ChatRequest, Provider
 from ..providers.demo import demo_model
-from ..store import Change, Store, default_store
+from ..store import Store, default_store
 from ..tools import Tool, toolbox
-from .stream_view import STATIC, front_end, utf16_len
+from . import static
+from .base import WithFallback
+from .chat_live import LiveReply
+from .chat_log import ConversationLog, assistant_turn
 
-FIELDS = ("text", "reasoning")
 TITLE_CHARS = 48
+#: The saved output's markdown shows the conversation's last turns (it is re-sent per reply).
+FALLBACK_TURNS = 20
+#: Turns sent when a conversation opens (~20 exchanges), and per page of older turns.
+WINDOW = 40
 DEFAULT_TITLE = "New chat"
 _ARGS = "model, store=, tools=, system=, conversation_id=, max_steps=, frame_interval=, layout="
 
@@ -58,40 +66,18 @@ def title_for(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def state_of(doc: Document) -> dict[str, Any]:
-    """The small state of a reply: what ``live`` carries and every turn has."""
-    meta = ("model", "provider", "usage", "finish_reason", "first_token_t", "last_t")
-    return {
-        "stream_id": doc.stream_id,
-        "status": doc.status,
-        "tool_calls": [call.to_dict() for call in doc.tool_calls],
-        "parts": doc.parts_wire(),
-        "error": doc.error,
-        "meta": {name: getattr(doc, name) for name in meta},
-    }
-
-
-def assistant_turn(message_id: str, doc: Document, *, final: bool = True) -> dict[str, Any]:
-    """An assistant turn as the front end gets it; the text only once it is final."""
-    return {
-        "id": message_id,
-        "role": "assistant",
-        **state_of(doc),
-        "text": doc.text if final else "",
-        "reasoning": doc.reasoning if final else "",
-    }
-
-
-class Chat(anywidget.AnyWidget):
+class Chat(WithFallback):
     """A chat with ``model`` (default: the keyless demo model), drivable from Python too:
     ``handle = chat.send("...")``, then ``await handle`` for the final document."""
 
-    _esm = front_end("chat.js")
-    _css = STATIC / "chat.css" if (STATIC / "chat.css").exists() else ""
+    VIEW = "chat"
 
     conversation_id = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode(DEFAULT_TITLE).tag(sync=True)
-    turns = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: The last ``WINDOW`` turns (see the module docstring: sent until a front end speaks).
+    recent = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: How many turns the conversation has (the front end shows ``recent`` and pages before).
+    turn_count = traitlets.Int(0).tag(sync=True)
     live = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     conversations = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -129,14 +115,10 @@ class Chat(anywidget.AnyWidget):
         self.frame_interval = frame_interval
         #: The latest reply's stream (``await chat.handle`` for its final document).
         self.handle: StreamHandle | None = None
-        self._live_id: str | None = None
-        self._document: Document | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_frame = 0.0
-        self._pending = dict.fromkeys(FIELDS, "")
-        self._offsets = dict.fromkeys(FIELDS, 0)
-        self._state_dirty = False
+        self._log = ConversationLog(self.store, "", system)
+        #: Set by the first message from a front end: ``recent`` is then its business.
+        self._front_end_seen = False
+        self._live: LiveReply | None = None
         self.on_msg(self._on_front_end_message)
         if conversation_id:
             self.open(conversation_id)
@@ -155,6 +137,12 @@ class Chat(anywidget.AnyWidget):
         self.provider = resolve(model)
         self.model_name = str(self.provider.model)
 
+    @property
+    def turns(self) -> list[dict[str, Any]]:
+        """Every turn of the conversation (read from the store where not cached: for long
+        conversations, ``chat.recent`` holds the last ones)."""
+        return self._log.turns()
+
     def send(self, text: Any, buffers: Any = None) -> StreamHandle:  # type: ignore[override]
         """Send a user message; returns the reply's :class:`StreamHandle` (``await`` it).
 
@@ -166,22 +154,21 @@ class Chat(anywidget.AnyWidget):
         if not text:
             raise ValueError("Chat.send() needs a non-empty message")
         self._check_idle()
-        history = self._history()
-        if not any(turn["role"] == "user" for turn in self.turns):
+        if not any(row["role"] == "user" for row in self._log.rows):
             self.title = title_for(text)
             self.store.rename_conversation(self.conversation_id, self.title)
-        message_id = self.store.add_message(self.conversation_id, "user", text)
-        self.turns = [*self.turns, {"id": message_id, "role": "user", "text": text}]
-        return self._reply([*history, {"role": "user", "content": text}])
+        self._log.add_user(text)
+        self._send_turn(len(self._log) - 1)  # the user's message shows before any reading
+        return self._reply(self._log.context())
 
     def retry(self) -> StreamHandle:
         """Regenerate the last reply: a new stream for the same user message. The old stream
         stays in the store; the chat shows the new one."""
         self._check_idle()
-        last = self.turns[-1] if self.turns else None
+        last = self._log.rows[-1] if self._log.rows else None
         if last is None or last["role"] != "assistant":
             raise RuntimeError("nothing to retry: the conversation does not end with a reply")
-        return self._reply(self._history(before=last["id"]), message_id=last["id"])
+        return self._reply(self._log.context(before=last["id"]), message_id=last["id"])
 
     def stop(self) -> None:
         """Cancel the reply that is streaming; it ends ``cancelled`` with its text kept."""
@@ -191,14 +178,14 @@ class Chat(anywidget.AnyWidget):
     def new_chat(self) -> str:
         """Start a new conversation (a reply still streaming is stopped); returns its id."""
         self._leave()
-        if self.conversation_id and not self.turns:
+        if self.conversation_id and not len(self._log):
             return self.conversation_id  # already a fresh chat: keep the store tidy
         conversation_id = self.store.create_conversation(DEFAULT_TITLE)
-        self._show(conversation_id, DEFAULT_TITLE, [])
+        self._show(conversation_id, DEFAULT_TITLE)
         return conversation_id
 
     def open(self, conversation_id: str | None = None) -> None:
-        """Show a stored conversation (its final documents); sending continues it.
+        """Show a stored conversation (its last turns); sending continues it.
 
         (Without an id this is ``Widget.open``, which opens the widget's comm.)
         """
@@ -206,14 +193,7 @@ class Chat(anywidget.AnyWidget):
             return super().open()
         conversation = self.store.conversation(conversation_id)  # KeyError if unknown
         self._leave()
-        turns = []
-        for message in self.store.messages(conversation_id):
-            if message["role"] == "user":
-                turns.append({"id": message["id"], "role": "user", "text": message["content"]})
-            elif message["role"] == "assistant" and message["stream_id"]:
-                doc = self.store.get(message["stream_id"])
-                turns.append(assistant_turn(message["id"], doc))
-        self._show(conversation_id, conversation["title"] or DEFAULT_TITLE, turns)
+        self._show(conversation_id, conversation["title"] or DEFAULT_TITLE)
 
     # -- replies ---------------------------------------------------------------------------
 
@@ -223,21 +203,6 @@ class Chat(anywidget.AnyWidget):
                 "a reply is still streaming: call chat.stop() first, or wait for it "
                 "(`await chat.handle`)"
             )
-
-    def _history(self, before: str | None = None) -> list[dict[str, Any]]:
-        """The conversation so far as model messages, read from the store: user text, and
-        each reply's final document (its finished tool calls, then its text)."""
-        messages: list[dict[str, Any]] = []
-        if self.system:
-            messages.append({"role": "system", "content": self.system})
-        for message in self.store.messages(self.conversation_id):
-            if message["id"] == before:
-                break
-            if message["role"] == "user":
-                messages.append({"role": "user", "content": message["content"]})
-            elif message["role"] == "assistant" and message["stream_id"]:
-                messages += _reply_messages(self.store.get(message["stream_id"]))
-        return messages
 
     def _reply(self, messages: list[dict[str, Any]], message_id: str | None = None) -> StreamHandle:
         handle = start(
@@ -250,130 +215,106 @@ class Chat(anywidget.AnyWidget):
         )
         doc = Document(handle.id, model=self.provider.model, provider=self.provider.name)
         if message_id is None:
-            message_id = self.store.add_message(
-                self.conversation_id, "assistant", stream_id=handle.id
-            )
-            turns = [*self.turns, assistant_turn(message_id, doc, final=False)]
+            message_id = self._log.add_reply(handle.id)
         else:
-            self.store.set_message_stream(message_id, handle.id)
-            turns = [
-                assistant_turn(message_id, doc, final=False) if t["id"] == message_id else t
-                for t in self.turns
-            ]
+            self._log.set_reply_stream(message_id, handle.id)
+        self._log.live = (message_id, doc)
         self.handle = handle
         with self.hold_sync():
-            self.turns = turns
+            self._send_turn(self._log.index(message_id) or 0)
             self.busy = True
             self.notice = ""
         self._follow(message_id, handle.id)
         return handle
 
-    # -- store → widget (like StreamView: deltas per frame, small state as traits) ---------
+    def _send_turn(self, index: int, turn: dict[str, Any] | None = None) -> None:
+        """One turn to the front end (new, retried or ended), and the counters with it."""
+        turn = turn if turn is not None else self._log.turn(index)
+        super().send(
+            {"kind": "turn", "conversation_id": self.conversation_id, "index": index, "turn": turn}
+        )
+        self.turn_count = len(self._log)
+
+    def _sync_recent(self) -> None:
+        """``recent`` as of now (when a conversation opens and when a reply ends). Sent only
+        while no front end has spoken (nbclient); kept current for a page that loads later
+        and asks for the widget's state."""
+        self.recent = self._log.recent(WINDOW)
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # a front end that said hello keeps its own `recent` (from the turn messages)
+        if key == "recent" and getattr(self, "_front_end_seen", False):
+            return False
+        return super()._should_send_property(key, value)
+
+    # -- store → widget (a LiveReply per reply: deltas per frame, small state in `live`) ----
 
     def _follow(self, message_id: str, stream_id: str) -> None:
-        self._live_id = message_id
-        document, self._unsubscribe = self.store.follow(stream_id, self._on_change)
-        self._document = document
-        self._offsets = dict.fromkeys(FIELDS, 0)
-        self._pending = {name: getattr(document, name) for name in FIELDS}
-        self._state_dirty = True
-        if document.done:
-            self._finish(document)
-        else:
-            self._schedule_frame()
+        def on_state(state: dict[str, Any]) -> None:
+            self.live = state
 
-    def _on_change(self, change: Change) -> None:
-        if self._live_id is None:
-            return
-        self._document = change.document
-        event = change.event
-        if event is None:
-            return  # a commit: nothing new to show
-        if event.get("type") in FIELDS:
-            self._pending[event["type"]] += event["text"]
-            if self.live.get("status") != change.document.status:
-                self._state_dirty = True  # the first token moves the status to streaming
-        else:
-            self._state_dirty = True
-        if change.document.done:
-            self._finish(change.document)
-        else:
-            self._schedule_frame()
+        live = LiveReply(
+            self.store,
+            message_id,
+            stream_id,
+            frame_interval=self.frame_interval,
+            send=lambda msg: super(Chat, self).send(msg),
+            on_state=on_state,
+            on_end=lambda doc, lengths: self._finish(message_id, doc, lengths),
+        )
+        self._live = None if live.ended else live
 
-    def _schedule_frame(self) -> None:
-        if self._timer is not None:
-            return
-        wait = self.frame_interval - (time.monotonic() - self._last_frame)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (plain scripts): send now if a frame is due
-            if wait <= 0:
-                self._send_frame()
-            return
-        self._timer = loop.call_later(max(wait, 0.0), self._send_frame)
-
-    def _send_frame(self) -> None:
-        self._timer = None
-        self._last_frame = time.monotonic()
-        if self._live_id is None or self._document is None:
-            return
-        for name in FIELDS:
-            piece = self._pending[name]
-            if piece:
-                super().send(
-                    {
-                        "kind": "delta",
-                        "field": name,
-                        "at": self._offsets[name],
-                        "text": piece,
-                        "message_id": self._live_id,
-                    }
-                )
-                self._offsets[name] += utf16_len(piece)
-                self._pending[name] = ""
-        if self._state_dirty:
-            self._state_dirty = False
-            self.live = {"message_id": self._live_id, **state_of(self._document)}
-
-    def _finish(self, doc: Document) -> None:
-        """The reply ended: last frame out, the final document into ``turns``, stop following."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._state_dirty = False
-        self._send_frame()
-        message_id = self._live_id
-        self._unfollow()
-        turns = [assistant_turn(t["id"], doc) if t["id"] == message_id else t for t in self.turns]
+    def _finish(self, message_id: str, doc: Document, lengths: dict[str, int]) -> None:
+        """The reply ended: its final state to the front end, without its text (the front end
+        has it from the deltas; ``lengths`` let it check)."""
+        self._live = None
+        self._log.finished(message_id, doc)
+        turn = assistant_turn(message_id, doc, final=False)
+        turn["meta"] = {**turn["meta"], **lengths}
         with self.hold_sync():
-            self.turns = turns
+            self._send_turn(self._log.index(message_id) or 0, turn)
+            self._sync_recent()
             self.live = {}
             self.busy = False
         self._refresh_conversations()
+        self._update_displays()
 
     def _unfollow(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._live_id = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def _leave(self) -> None:
         """Before showing another conversation: stop the reply that is streaming here."""
-        if self._live_id is not None:
+        if self._live is not None:
             self.stop()
             self._unfollow()
 
-    def _show(self, conversation_id: str, title: str, turns: list[dict[str, Any]]) -> None:
+    def _show(self, conversation_id: str, title: str) -> None:
+        """Show a conversation: its rows read once, its last ``WINDOW`` turns sent."""
+        self._log = ConversationLog(self.store, conversation_id, self.system)
         with self.hold_sync():
             self.conversation_id = conversation_id
             self.title = title
-            self.turns = turns
+            self.turn_count = len(self._log)
+            self._sync_recent()
             self.live = {}
             self.busy = False
             self.notice = ""
+        self._send_window()
         self._refresh_conversations()
+        self._update_displays()
+
+    def _send_window(self) -> None:
+        start = max(len(self._log) - WINDOW, 0)
+        super().send(
+            {
+                "kind": "window",
+                "conversation_id": self.conversation_id,
+                "start": start,
+                "turns": self._log.turns(start),
+            }
+        )
 
     def _refresh_conversations(self) -> None:
         self.conversations = [
@@ -394,8 +335,13 @@ class Chat(anywidget.AnyWidget):
             return
         kind = content.get("kind")
         try:
-            if kind == "resync":
+            if kind == "hello":  # a front end connected: the window, and no more `recent`
+                self._front_end_seen = True
+                self._send_window()
+            elif kind == "resync":
                 self._snapshot(content.get("message_id"))
+            elif kind == "older":
+                self._send_older(content)
             elif kind == "send":
                 self.send(str(content.get("text", "")))
             elif kind == "stop":
@@ -407,7 +353,12 @@ class Chat(anywidget.AnyWidget):
             elif kind == "open":
                 self.open(str(content.get("conversation_id", "")))
             elif kind in ("approve", "deny"):
-                if content.get("message_id") == self._live_id and self.handle is not None:
+                live = self._live
+                if (
+                    live is not None
+                    and content.get("message_id") == live.message_id
+                    and self.handle is not None
+                ):
                     decide = self.handle.approve if kind == "approve" else self.handle.deny
                     decide(str(content.get("call_id", "")))
             elif kind == "dismiss":
@@ -416,14 +367,31 @@ class Chat(anywidget.AnyWidget):
             self.notice = ""  # the same problem twice is still news
             self.notice = f"{type(exc).__name__}: {exc}"
 
+    def _send_older(self, content: dict[str, Any]) -> None:
+        """A page of turns before ``before`` (the front end scrolled to the top)."""
+        if content.get("conversation_id") != self.conversation_id:
+            return  # asked about a conversation no longer shown
+        start, turns = self._log.before(str(content.get("before", "")), WINDOW)
+        super().send(
+            {
+                "kind": "older",
+                "request_id": content.get("request_id"),
+                "conversation_id": self.conversation_id,
+                "before": content.get("before"),
+                "start": start,
+                "turns": turns,
+            }
+        )
+
     def _snapshot(self, message_id: Any) -> None:
-        if message_id == self._live_id and self._document is not None:
-            doc = self._document
+        if self._live is not None and message_id == self._live.message_id:
+            doc = self._live.document
         else:
-            turn = next((t for t in self.turns if t["id"] == message_id), None)
-            if turn is None or turn["role"] != "assistant":
+            index = self._log.index(str(message_id))
+            row = self._log.rows[index] if index is not None else None
+            if row is None or row["role"] != "assistant":
                 return
-            doc = Document(turn["stream_id"], text=turn["text"], reasoning=turn["reasoning"])
+            doc = self._log.document(row["stream_id"])
         super().send(
             {
                 "kind": "snapshot",
@@ -433,9 +401,20 @@ class Chat(anywidget.AnyWidget):
             }
         )
 
+    def _fallback(self) -> dict[str, str]:
+        """The conversation's last turns as safe markdown, for where no front end runs."""
+        shown = self._log.recent(FALLBACK_TURNS)
+        total = len(self._log)
+        earlier = total - len(shown)
+        count = f"{total:,} message{'s' if total != 1 else ''}"
+        return {
+            "text/plain": f"Chat({self.title!r}, {count}, model={self.model_name!r})",
+            "text/markdown": static.chat_markdown(self.title, shown, earlier),
+        }
+
     def close(self) -> None:
         # also runs from __del__ of a half-built chat (bad constructor arguments)
-        if getattr(self, "_unsubscribe", None) is not None or getattr(self, "_timer", None):
+        if getattr(self, "_live", None) is not None:
             self._unfollow()
         super().close()
 
@@ -443,39 +422,5 @@ class Chat(anywidget.AnyWidget):
         state = "streaming" if self.busy else "idle"
         return (
             f"Chat({self.model_name!r}, conversation_id={self.conversation_id!r}, "
-            f"turns={len(self.turns)}, {state})"
+            f"turns={len(self._log)}, {state})"
         )
-
-
-def _reply_messages(doc: Document) -> list[dict[str, Any]]:
-    """One stored reply as model messages: finished tool calls with their results, then the
-    text (the text around the calls is one string in the document)."""
-    calls = [
-        c
-        for c in doc.tool_calls
-        if c.status in ("done", "error", "denied") and c.arguments is not None
-    ]
-    messages: list[dict[str, Any]] = []
-    if calls:
-        messages.append(
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls
-                ],
-            }
-        )
-        for c in calls:
-            if c.status == "done":
-                content = c.result if isinstance(c.result, str) else json.dumps(c.result)
-            elif c.status == "denied":  # what the manager told the model at the time
-                content = "The user denied this tool call."
-            else:
-                content = f"Error: {c.error or c.status}"
-            messages.append(
-                {"role": "tool", "tool_call_id": c.id, "name": c.name, "content": content}
-            )
-    if doc.text:
-        messages.append({"role": "assistant", "content": doc.text})
-    return messages

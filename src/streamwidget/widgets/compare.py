@@ -15,15 +15,14 @@ import difflib
 import re
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..recording import Recording
 from ..seek import STALL_THRESHOLD, SeekIndex, timing
 from ..store import Store
 from ..transfer import open_recording
+from .base import BundledWidget
 from .player import timeline_data
-from .stream_view import STATIC, front_end
 
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 _ARGS = "a, b, labels=, store=, stall_threshold=, layout="
@@ -71,11 +70,10 @@ def diff_summary(ops: list[tuple[str, str]]) -> dict[str, Any]:
     return {"same": same, "deleted": deleted, "inserted": inserted, "similarity": same / total}
 
 
-class Compare(anywidget.AnyWidget):
+class Compare(BundledWidget):
     """Two recordings or stored streams (anything :class:`Player` accepts), compared."""
 
-    _esm = front_end("compare.js")
-    _css = STATIC / "compare.css" if (STATIC / "compare.css").exists() else ""
+    VIEW = "compare"
 
     #: Per side: label, model, provider, status, source, and the timing strip data.
     sides = traitlets.List(traitlets.Dict()).tag(sync=True)

@@ -32,7 +32,6 @@ import math
 import time
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..document import Document
@@ -40,7 +39,7 @@ from ..recording import Recording
 from ..seek import STALL_THRESHOLD, SeekIndex, Timing, histogram, timing
 from ..store import Store
 from ..transfer import open_recording
-from .stream_view import STATIC, front_end
+from .base import BundledWidget
 
 #: Speeds the front end offers (0 is instant).
 SPEEDS = (1.0, 2.0, 10.0, 0.0)
@@ -69,12 +68,11 @@ def event_row(index: int, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Player(anywidget.AnyWidget):
+class Player(BundledWidget):
     """Play a recording (a :class:`Recording`, a ``.jsonl`` path, a bundled name) or a stored
     stream (an id, a handle or a view) with a scrubber, speeds, steps and an event inspector."""
 
-    _esm = front_end("player.js")
-    _css = STATIC / "player.css" if (STATIC / "player.css").exists() else ""
+    VIEW = "player"
 
     info = traitlets.Dict().tag(sync=True)
     text_full = traitlets.Unicode("").tag(sync=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from ..document import Document, ToolCall
+from ..document import Document
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -31,7 +32,7 @@ def markdown(document: Document) -> str:
         elif part.kind == "reasoning" and content.strip():
             parts.append(_thinking(content, part.t0, part.t1))
         elif part.kind == "tool" and content is not None:
-            parts.append(_tool_line(content))
+            parts.append(_tool_line(content.to_dict()))
         elif part.kind == "notice":
             parts.append(f"> ⚠️ {_one_line(content or '')}")
     if document.error:
@@ -39,11 +40,13 @@ def markdown(document: Document) -> str:
     return "\n\n".join(parts)
 
 
-def _tool_line(call: ToolCall) -> str:
-    args = json.dumps(call.arguments) if call.arguments is not None else call.args_text
-    line = f"- 🔧 `{call.name}({_one_line(args)})` — {call.status}"
-    if call.error:
-        line += f": {_one_line(call.error)}"
+def _tool_line(call: dict[str, Any]) -> str:
+    """A tool call (as ``ToolCall.to_dict()`` gives it) as one markdown line."""
+    args = call.get("arguments")
+    args = json.dumps(args) if args is not None else call.get("args_text", "")
+    line = f"- 🔧 `{call.get('name')}({_one_line(args)})` — {call.get('status')}"
+    if call.get("error"):
+        line += f": {_one_line(call['error'])}"
     return line
 
 
@@ -54,9 +57,34 @@ def _thinking(text: str, t0: float | None, t1: float | None) -> str:
     return f"> 💭 **Thinking**{took}\n>\n{body}"
 
 
-def summary(document: Document, limit: int = 1000) -> str:
+def chat_markdown(title: str, turns: list[dict[str, Any]], earlier: int = 0) -> str:
+    """A conversation as safe markdown: its title, then each turn (``turns`` as the Chat
+    widget holds them: user text, or a reply's status, tool calls, text and error).
+    ``earlier``: turns before these, left out (the store has them)."""
+    parts = [f"*streamwidget chat · {_one_line(title)}*"]
+    if earlier:
+        parts.append(f"*… {earlier:,} earlier messages are in the store*")
+    for turn in turns:
+        if turn.get("role") == "user":
+            quoted = "\n".join("> " + line for line in _defang(turn.get("text", "")).split("\n"))
+            parts += ["**You**", quoted]
+        else:
+            meta = turn.get("meta") or {}
+            who = " · ".join(str(x) for x in (meta.get("model"), turn.get("status")) if x)
+            parts.append(f"**Assistant** *{_one_line(who)}*" if who else "**Assistant**")
+            parts += [_tool_line(call) for call in turn.get("tool_calls") or []]
+            if turn.get("text"):
+                parts.append(_defang(turn["text"]))
+            if turn.get("error"):
+                error = turn["error"]
+                parts.append(f"> **{error.get('kind')}**: {_one_line(error.get('message', ''))}")
+    return "\n\n".join(parts)
+
+
+def summary(document: Document, limit: int = 120) -> str:
     """``text/plain`` beside the markdown (which carries the whole text): a status line and
-    the start of the text, so a terminal shows the reply without doubling the bytes sent."""
+    the start of the text, so a terminal shows the reply without the saved notebook holding
+    its text a third time."""
     text = (
         document.text_since(0)
         if document.text_length <= limit

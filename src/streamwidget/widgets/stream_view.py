@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..document import Document
@@ -32,19 +30,7 @@ from ..events import TEXT_FIELDS
 from ..manager import StreamHandle, start
 from ..store import Change, Store, default_store
 from . import static
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
-_NOT_BUILT = """export default { render({ el }) {
-  el.textContent = "streamwidget: the front end is not built (%s is missing). "
-    + "Reinstall the package, or run `npm run build` in js/ for a development checkout.";
-} };"""
-
-
-def front_end(name: str) -> Path | str:
-    """The built ES module ``static/<name>``, or a module that says it is missing."""
-    path = STATIC / name
-    return path if path.exists() else _NOT_BUILT % name
+from .base import WithFallback
 
 
 def utf16_len(text: str) -> int:
@@ -52,12 +38,11 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class StreamView(anywidget.AnyWidget):
+class StreamView(WithFallback):
     """Shows one stream (a :class:`StreamHandle`, a stream id in ``store``, or a stream an SDK
     opened, which it starts) as it grows."""
 
-    _esm = front_end("stream_view.js")
-    _css = STATIC / "stream_view.css" if (STATIC / "stream_view.css").exists() else ""
+    VIEW = "stream_view"
 
     stream_id = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("pending").tag(sync=True)
@@ -228,24 +213,11 @@ class StreamView(anywidget.AnyWidget):
 
     # -- where no widget front end runs ---------------------------------------------------
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """The widget view, plus the document as markdown and text for static renderers."""
-        widget = super()._repr_mimebundle_(**kwargs)
-        data = dict(widget[0] if isinstance(widget, tuple) else widget or {})
-        data["text/plain"] = static.summary(self._document)
-        data["text/markdown"] = static.markdown(self._document)
-        return data
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        # with a display id, the saved output is brought up to date when the stream ends
-        self._displays.append(display(self._repr_mimebundle_(), raw=True, display_id=True))
-
-    def _update_displays(self) -> None:
-        for handle in self._displays:
-            if handle is not None:
-                handle.update(self._repr_mimebundle_(), raw=True)
+    def _fallback(self) -> dict[str, str]:
+        return {
+            "text/plain": static.summary(self._document),
+            "text/markdown": static.markdown(self._document),
+        }
 
     @property
     def document(self) -> Document:
