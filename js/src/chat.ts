@@ -16,6 +16,8 @@ import type { AssistantTurn, ChatModel, ChatMsg, Turn, TurnsMsg } from "./chat_m
 import { AssistantTurnView, type TurnActions, UserTurnView } from "./chat_turn";
 import { h, setText, show } from "./dom";
 import type { WidgetModel } from "./model";
+import { Redraw } from "./redraw";
+import { sharedWidget } from "./widget_entry";
 
 type AnyModel = WidgetModel<ChatModel>;
 type TurnView = UserTurnView | AssistantTurnView;
@@ -121,6 +123,8 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
   const { list, syncs } = shared;
   const doc = el.ownerDocument;
   const win = doc.defaultView ?? window;
+  const redraw = new Redraw(win, () => draw());
+  const schedule = redraw.schedule;
   const send = (msg: ChatMsg) => model.send(msg);
 
   const root = h(doc, "div", "sw-stream sw-chat");
@@ -297,32 +301,13 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     setText(noticeText, model.get("notice") ?? "");
     show(notice, Boolean(model.get("notice")));
     composer.update(busy || requested);
-    setTicking(ticking);
+    redraw.setTicking(ticking);
     if (stickToBottom) log.scrollTop = log.scrollHeight;
     else if (prepended) log.scrollTop = log.scrollHeight - fromBottom;
     firstDrawn = turnsBox.firstElementChild ? (turnsBox.firstElementChild as HTMLElement).dataset.messageId ?? null : null;
     // a laid-out log that the window does not fill cannot be scrolled up: ask for more now
     if (list.hasOlder && log.clientHeight > 0 && log.scrollHeight <= log.clientHeight) {
       shared.requestOlder();
-    }
-  }
-
-  let ticker: number | null = null;
-  function setTicking(on: boolean): void {
-    if (on && ticker === null) ticker = win.setInterval(schedule, 250);
-    if (!on && ticker !== null) {
-      win.clearInterval(ticker);
-      ticker = null;
-    }
-  }
-
-  let frame: number | null = null;
-  function schedule(): void {
-    if (frame === null) {
-      frame = win.requestAnimationFrame(() => {
-        frame = null;
-        draw();
-      });
     }
   }
 
@@ -351,31 +336,9 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     model.off("change:live", onLive);
     model.off("change:busy", onSettled);
     model.off("change:notice", onSettled);
-    if (frame !== null) win.cancelAnimationFrame(frame);
-    setTicking(false);
+    redraw.dispose();
     root.remove();
   };
 }
 
-export default () => {
-  let shared: ReturnType<typeof connect> | null = null;
-  return {
-    initialize({ model }: { model: AnyModel }) {
-      shared = connect(model);
-      const mine = shared;
-      return () => {
-        mine.dispose();
-        if (shared === mine) shared = null;
-      };
-    },
-    render({ model, el }: { model: AnyModel; el: HTMLElement }) {
-      // anywidget always initializes first; a private set of buffers keeps render usable alone.
-      const own = shared ? null : connect(model);
-      const unmount = mount(model, el, (shared ?? own)!);
-      return () => {
-        unmount();
-        own?.dispose();
-      };
-    },
-  };
-};
+export default sharedWidget(connect, mount);

@@ -1,7 +1,7 @@
 // Types of the Chat widget: its traits and the custom messages it exchanges with the kernel.
 // Keep these in step with widgets/chat.py.
 
-import type { Meta, Part, Status, ToolCall } from "./model";
+import type { Meta, Part, ReplyState, Status, ToolCall } from "./model";
 
 export interface UserTurn {
   id: string;
@@ -10,18 +10,10 @@ export interface UserTurn {
 }
 
 /** An assistant turn. `text`/`reasoning` are filled once the turn has ended. */
-export interface AssistantTurn {
+export interface AssistantTurn extends ReplyState {
   id: string;
   role: "assistant";
   stream_id: string;
-  status: Status;
-  text: string;
-  reasoning: string;
-  tool_calls: ToolCall[];
-  /** The reply's parts in order (missing from kernels that predate them). */
-  parts?: Part[];
-  error: { kind: string; message: string } | null;
-  meta: Meta;
 }
 
 export type Turn = UserTurn | AssistantTurn;

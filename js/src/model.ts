@@ -62,9 +62,8 @@ export type Part =
   | { kind: "step" }
   | { kind: "notice"; message?: string | null };
 
-/** The synced traits of a StreamView model. */
-export interface Model {
-  stream_id: string;
+/** What a reply shows: the traits of a StreamView, the fields of a Chat's assistant turn. */
+export interface ReplyState {
   status: Status;
   text: string;
   reasoning: string;
@@ -73,6 +72,11 @@ export interface Model {
   parts?: Part[];
   error: { kind: string; message: string } | null;
   meta: Meta;
+}
+
+/** The synced traits of a StreamView model. */
+export interface Model extends ReplyState {
+  stream_id: string;
 }
 
 export type Field = "text" | "reasoning";

@@ -12,9 +12,11 @@ import { h } from "./dom";
 import { Header } from "./header";
 import { BlockCache, frameBudget } from "./markdown";
 import { isTerminal, type Field, type Model, type WidgetModel } from "./model";
+import { Redraw } from "./redraw";
 import { ReplyView } from "./reply";
 import { lengthsOf, StreamSync } from "./sync";
 import { isLive } from "./tools";
+import { sharedWidget } from "./widget_entry";
 
 type AnyModel = WidgetModel<Model>;
 
@@ -77,6 +79,9 @@ function connect(model: AnyModel): Shared {
 function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () => void {
   const doc = el.ownerDocument;
   const win = doc.defaultView ?? window;
+  // Render at most once per animation frame, however many messages arrive.
+  const redraw = new Redraw(win, () => draw());
+  const schedule = redraw.schedule;
   const root = h(doc, "div", "sw-stream");
   const header = new Header(doc);
   const reply = new ReplyView(doc, { blocks });
@@ -91,15 +96,6 @@ function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () =
   const onMeta = () => {
     metaSeen = { t: model.get("meta")?.last_t ?? null, at: win.performance.now() };
     schedule();
-  };
-
-  let ticker: number | null = null;
-  const setTicking = (on: boolean) => {
-    if (on && ticker === null) ticker = win.setInterval(schedule, 250);
-    if (!on && ticker !== null) {
-      win.clearInterval(ticker);
-      ticker = null;
-    }
   };
 
   // JupyterLab's widget renderer replaces a view by emptying its node, without disposing of the
@@ -139,19 +135,8 @@ function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () =
       // every run of the reply shares one budget of block rendering per frame
       budget: frameBudget(FRAME_BUDGET_MS),
     });
-    setTicking(!terminal && calls.some(isLive));
+    redraw.setTicking(!terminal && calls.some(isLive));
     if (reply.behind) schedule(); // a long document renders over frames
-  }
-
-  // Render at most once per animation frame, however many messages arrive.
-  let frame: number | null = null;
-  function schedule(): void {
-    if (frame === null) {
-      frame = win.requestAnimationFrame(() => {
-        frame = null;
-        draw();
-      });
-    }
   }
 
   const unsubscribe = sync.subscribe(schedule);
@@ -165,32 +150,10 @@ function mount(model: AnyModel, el: HTMLElement, { sync, blocks }: Shared): () =
     unsubscribe();
     for (const name of events) model.off(name, schedule);
     model.off("change:meta", onMeta);
-    if (frame !== null) win.cancelAnimationFrame(frame);
+    redraw.dispose();
     if (away !== null) win.clearInterval(away);
-    setTicking(false);
     root.remove();
   };
 }
 
-export default () => {
-  let shared: Shared | null = null;
-  return {
-    initialize({ model }: { model: AnyModel }) {
-      shared = connect(model);
-      const mine = shared;
-      return () => {
-        mine.dispose();
-        if (shared === mine) shared = null;
-      };
-    },
-    render({ model, el }: { model: AnyModel; el: HTMLElement }) {
-      // anywidget always initializes first; a private sync keeps render usable on its own.
-      const own = shared ? null : connect(model);
-      const unmount = mount(model, el, shared ?? own!);
-      return () => {
-        unmount();
-        own?.dispose();
-      };
-    },
-  };
-};
+export default sharedWidget(connect, mount);

@@ -4,15 +4,13 @@ changed. Like StreamView's sync, for one message of a conversation at a time."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ..document import Document
 from ..store import Change, Store
 from .chat_log import state_of
-from .stream_view import utf16_len
+from .frames import DeltaFrames
 
 FIELDS = ("text", "reasoning")
 
@@ -38,21 +36,28 @@ class LiveReply:
     ):
         self.message_id = message_id
         self.frame_interval = frame_interval
-        self._send, self._on_state, self._on_end = send, on_state, on_end
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_frame = 0.0
+        self._on_state, self._on_end = on_state, on_end
         self._status = ""
         self.ended = False
         self._unsubscribe: Callable[[], None] | None = None
+        self._frames = DeltaFrames(
+            FIELDS,
+            frame_interval=frame_interval,
+            send=send,
+            after_frame=self._send_state,
+            tag={"message_id": message_id},
+        )
         self.document, self._unsubscribe = store.follow(stream_id, self._on_change)
         #: UTF-16 units of each field sent so far (all of it once the reply has ended)
-        self.offsets = dict.fromkeys(FIELDS, 0)
-        self._pending = {name: getattr(self.document, name) for name in FIELDS}
+        self.offsets = self._frames.offsets
+        for name in FIELDS:
+            if getattr(self.document, name):
+                self._frames.add(name, getattr(self.document, name))
         self._state_dirty = True
         if self.document.done:
             self._finish()
         else:
-            self._schedule_frame()
+            self._frames.schedule()
 
     @property
     def lengths(self) -> dict[str, int]:
@@ -67,7 +72,7 @@ class LiveReply:
         if event is None:
             return  # a commit: nothing new to show
         if event.get("type") in FIELDS:
-            self._pending[event["type"]] += event["text"]
+            self._frames.add(event["type"], event["text"])
             if self._status != change.document.status:
                 self._state_dirty = True  # the first token moves the status to streaming
         else:
@@ -75,38 +80,9 @@ class LiveReply:
         if change.document.done:
             self._finish()
         else:
-            self._schedule_frame()
+            self._frames.schedule()
 
-    def _schedule_frame(self) -> None:
-        if self._timer is not None:
-            return
-        wait = self.frame_interval - (time.monotonic() - self._last_frame)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (plain scripts): send now if a frame is due
-            if wait <= 0:
-                self._send_frame()
-            return
-        self._timer = loop.call_later(max(wait, 0.0), self._send_frame)
-
-    def _send_frame(self) -> None:
-        self._timer = None
-        self._last_frame = time.monotonic()
-        for name in FIELDS:
-            piece = self._pending[name]
-            if piece:
-                at = self.offsets[name]
-                self._send(
-                    {
-                        "kind": "delta",
-                        "field": name,
-                        "at": at,
-                        "text": piece,
-                        "message_id": self.message_id,
-                    }
-                )
-                self.offsets[name] = at + utf16_len(piece)
-                self._pending[name] = ""
+    def _send_state(self) -> None:
         if self._state_dirty:
             self._state_dirty = False
             self._status = self.document.status
@@ -115,16 +91,14 @@ class LiveReply:
     def _finish(self) -> None:
         """The reply ended: the last frame out (without the state: the end carries it)."""
         self._state_dirty = False
-        self._send_frame()
+        self._frames.flush()
         self.stop()
         self.ended = True
         self._on_end(self.document, self.lengths)
 
     def stop(self) -> None:
         """Stop following (the reply goes on in the store if it was not cancelled)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._frames.cancel()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

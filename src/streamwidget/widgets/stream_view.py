@@ -19,8 +19,6 @@ Sync design (linear cost whatever the reply length):
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import traitlets
@@ -28,14 +26,13 @@ import traitlets
 from ..document import Document
 from ..events import TEXT_FIELDS
 from ..manager import StreamHandle, start
+from ..parts import utf16_len
 from ..store import Change, Store, default_store
 from . import static
 from .base import WithFallback
+from .frames import DeltaFrames
 
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: what JavaScript's ``string.length`` counts."""
-    return len(text.encode("utf-16-le")) // 2
+__all__ = ["StreamView", "utf16_len"]
 
 
 class StreamView(WithFallback):
@@ -94,18 +91,20 @@ class StreamView(WithFallback):
         self.static_fallback = static_fallback
         #: Set by the first message from a front end; from then on the end is quiet.
         self._front_end_seen = False
-        # pieces joined once per frame (str += per token would copy the pending text each time)
-        self._pending: dict[str, list[str]] = {name: [] for name in TEXT_FIELDS}
         self._state_dirty = False
         self._first_token_seen = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_frame = 0.0
-        self.frames_sent = 0
         self._displays: list[Any] = []
         self._parts_version = -1
+        self._frames = DeltaFrames(
+            TEXT_FIELDS,
+            frame_interval=frame_interval,
+            send=lambda msg: self.send(msg),  # looked up per call: tests stand in for send
+            after_frame=self._send_state,
+        )
         document, self._unsubscribe = store.follow(stream_id, self._on_change)
         self._document = document
-        self._offsets = {name: utf16_len(getattr(document, name)) for name in TEXT_FIELDS}
+        for name in TEXT_FIELDS:  # what the front end gets with the first state
+            self._frames.offsets[name] = utf16_len(getattr(document, name))
         self._first_token_seen = document.first_token_t is not None
         self._sync_state(document)
         if document.done:
@@ -121,7 +120,7 @@ class StreamView(WithFallback):
             return  # a commit: nothing new to show
         kind = event.get("type")
         if kind in TEXT_FIELDS:
-            self._pending[kind].append(event["text"])
+            self._frames.add(kind, event["text"])
             if not self._first_token_seen:  # it moves the status to streaming and sets TTFT
                 self._first_token_seen = True
                 self._state_dirty = True
@@ -129,33 +128,15 @@ class StreamView(WithFallback):
             self._state_dirty = True
         if change.document.done:
             self._finish(change.document)
-        elif self._timer is None:
-            self._schedule_frame()
+        else:
+            self._frames.schedule()
 
-    def _schedule_frame(self) -> None:
-        if self._timer is not None:
-            return
-        wait = self.frame_interval - (time.monotonic() - self._last_frame)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (plain scripts): nobody is waiting on frames anyway
-            if wait <= 0:
-                self._send_frame()
-            return
-        self._timer = loop.call_later(max(wait, 0.0), self._send_frame)
+    @property
+    def frames_sent(self) -> int:
+        """Delta messages sent so far."""
+        return self._frames.sent
 
-    def _send_frame(self) -> None:
-        self._timer = None
-        self._last_frame = time.monotonic()
-        for name in TEXT_FIELDS:
-            if self._pending[name]:
-                piece = "".join(self._pending[name])
-                self._pending[name] = []
-                self.send(
-                    {"kind": "delta", "field": name, "at": self._offsets[name], "text": piece}
-                )
-                self._offsets[name] += utf16_len(piece)
-                self.frames_sent += 1
+    def _send_state(self) -> None:
         if self._state_dirty:
             self._state_dirty = False
             self._sync_state(self._document)
@@ -178,16 +159,14 @@ class StreamView(WithFallback):
                 "version": document.version,
                 "warnings": list(document.warnings),
                 # what the front end should have once all deltas arrived (UTF-16 units)
-                "text_length": self._offsets["text"],
-                "reasoning_length": self._offsets["reasoning"],
+                "text_length": self._frames.offsets["text"],
+                "reasoning_length": self._frames.offsets["reasoning"],
             }
 
     def _finish(self, document: Document) -> None:
         """The stream ended: last frame out, full text into state, stop following."""
-        if self._timer is not None:
-            self._timer.cancel()
         self._state_dirty = False  # the state goes below, in one message with the full text
-        self._send_frame()
+        self._frames.flush()
         with self.hold_sync():
             self.text = document.text
             self.reasoning = document.reasoning
@@ -226,10 +205,9 @@ class StreamView(WithFallback):
 
     def close(self) -> None:
         # also runs from __del__ of a half-built view (bad constructor arguments)
-        timer = getattr(self, "_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self._timer = None
+        frames = getattr(self, "_frames", None)
+        if frames is not None:
+            frames.cancel()
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()
