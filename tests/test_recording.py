@@ -147,3 +147,18 @@ def test_line_separators_inside_json_strings_stay_in_the_text():
 def test_crlf_line_endings_are_read():
     crlf = HEADER + '\r\n{"t": 0.1, "type": "text", "text": "a"}\r\n'
     assert Recording.loads(crlf).document().text == "a"
+
+
+def test_event_row_shows_the_payload_as_short_json():
+    from streamwidget.recording import PAYLOAD_CHARS, event_row
+    from streamwidget.widgets import player
+
+    event = {"t": 1.5, "type": "text", "text": "é" * 500}
+    row = event_row(3, event)
+    assert row["i"] == 3 and row["t"] == 1.5 and row["type"] == "text"
+    assert len(row["payload"]) == PAYLOAD_CHARS and row["payload"].endswith("…")
+    assert json.loads(event_row(0, {"t": 0, "type": "finish", "reason": "stop"})["payload"]) == {
+        "reason": "stop"
+    }
+    # the CLI (`show --events`) and the Player's inspector show the same rows
+    assert player.event_row(3, event) == row

@@ -36,7 +36,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from .analytics import stats
     from .document import Document
-    from .widgets.player import event_row
+    from .recording import event_row
 
     with open_store(args) as store:
         sid = resolve_id(store, args.id)

@@ -25,6 +25,21 @@ from .document import Document
 from .events import TERMINAL_TYPES, Event, EventError, validate_event
 
 FORMAT_VERSION = 1
+#: How much of an event's payload a one-line row shows (the Player's inspector, ``show --events``).
+PAYLOAD_CHARS = 160
+
+
+def event_row(index: int, event: dict[str, Any]) -> dict[str, Any]:
+    """One event as a row: index, time, type and the payload as short JSON."""
+    payload = {k: v for k, v in event.items() if k not in ("t", "type")}
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    short = text if len(text) <= PAYLOAD_CHARS else text[: PAYLOAD_CHARS - 1] + "…"
+    return {
+        "i": index,
+        "t": float(event.get("t", 0.0)),
+        "type": event.get("type"),
+        "payload": short,
+    }
 
 
 class RecordingError(ValueError):
