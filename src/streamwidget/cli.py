@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .cli_demo import cmd_demo
@@ -33,28 +33,12 @@ from .cli_move import cmd_export, cmd_import, cmd_migrate, cmd_reparse
 from .cli_read import cmd_ls, cmd_replay, cmd_show, cmd_stats
 from .cli_store import PROG
 
+#: ``add(name, help, func)``: a subcommand with the options every command takes.
+_Add = Callable[[str, str, Any], argparse.ArgumentParser]
 
-def parser() -> argparse.ArgumentParser:
-    main_parser = Parser(
-        prog=PROG, description="Inspect, replay, export and import streamwidget streams."
-    )
-    main_parser.add_argument("--version", action="version", version=version_line(PROG))
-    main_parser.add_argument(
-        "--store",
-        metavar="PATH",
-        help="the store file (default: $STREAMWIDGET_STORE, else the per-user store)",
-    )
-    common = Parser(add_help=False)  # only its arguments are used, as parents=
-    common.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help="the store file")
-    sub = main_parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=Parser
-    )
 
-    def add(name: str, help_: str, func: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
-        p.set_defaults(func=func)
-        return p
-
+def _reading_commands(add: _Add) -> None:
+    """``ls``, ``show``, ``replay``: what reads the store."""
     p = add("ls", "list the streams in the store with status and metrics", cmd_ls)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--status", help="only streams with this status")
@@ -70,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
         help="a .jsonl recording, a bundled recording's name, or a stream id",
     )
     p.add_argument("--speed", type=float, default=1.0, help="1: recorded pace; 0: instant")
+
+
+def _export_commands(add: _Add) -> None:
+    """``migrate``, ``export``: what copies streams out."""
     p = add(
         "migrate",
         "copy the whole store (conversations, messages, streams) into another store",
@@ -95,6 +83,10 @@ def parser() -> argparse.ArgumentParser:
         help="a pattern to redact instead of the defaults (repeatable)",
     )
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
+
+
+def _import_commands(add: _Add) -> None:
+    """``import``, ``reparse``: what brings streams in."""
     p = add(
         "import", "import recordings, a Parquet export, raw wire bodies or llm's logs", cmd_import
     )
@@ -115,6 +107,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show progress even off a terminal")
     p = add("reparse", "re-parse a stream recorded with record_wire=True", cmd_reparse)
     p.add_argument("id", help="stream id (or a unique prefix)")
+
+
+def _stats_and_demo(add: _Add) -> None:
+    """``stats`` and ``demo``."""
     p = add("stats", "metrics per stream, model or tool call", cmd_stats)
     p.add_argument("--by", choices=["stream", "model", "tool"], default="stream")
     p.add_argument("--stall-threshold", type=float, default=0.5, metavar="SECONDS")
@@ -129,6 +125,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = Parser(
+        prog=PROG, description="Inspect, replay, export and import streamwidget streams."
+    )
+    main_parser.add_argument("--version", action="version", version=version_line(PROG))
+    main_parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store file (default: $STREAMWIDGET_STORE, else the per-user store)",
+    )
+    common = Parser(add_help=False)  # only its arguments are used, as parents=
+    common.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help="the store file")
+    sub = main_parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+
+    def add(name: str, help_: str, func: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        p.set_defaults(func=func)
+        return p
+
+    # in the order `--help` lists them
+    _reading_commands(add)
+    _export_commands(add)
+    _import_commands(add)
+    _stats_and_demo(add)
     return main_parser
 
 

@@ -20,7 +20,7 @@ import random
 import time
 import urllib.parse
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -55,6 +55,14 @@ async def _close_fully(closing: Awaitable[None]) -> None:
     except asyncio.CancelledError:
         await task
         raise
+
+
+def _held_back(scrub: TextScrubber, wire: WireStream | None) -> Iterator[Event]:
+    """What is still held when a reply ends: scrubbed text, then the rest of the wire."""
+    yield from scrub.flush()
+    if wire is not None:
+        for data in wire.take_wire(final=True):
+            yield {"type": "wire", "data": data}
 
 
 def endpoint_url(base_url: str, path: str) -> str:
@@ -218,21 +226,16 @@ class HTTPProvider:
                     yield event
                     if terminal:
                         return
-            for held in scrub.flush():
+            for held in _held_back(scrub, wire):
                 yield held
-            for data in wire.take_wire(final=True):
-                yield {"type": "wire", "data": data}
             yield {
                 "type": "error",
                 "kind": "incomplete",
                 "message": f"the stream ended without {self.terminal_marker}",
             }
         except ProviderError as exc:
-            for held in scrub.flush():
+            for held in _held_back(scrub, wire):
                 yield held
-            if wire is not None:
-                for data in wire.take_wire(final=True):
-                    yield {"type": "wire", "data": data}
             yield {"type": "error", "kind": exc.kind, "message": redact(exc.message, secrets)}
         except Exception as exc:  # a bug here or in a parser: end the stream, say which
             message = f"{type(self).__name__}: {type(exc).__name__}: {exc}"
