@@ -6,11 +6,11 @@
 - Parquet: one file, one row per event (``stream_id, seq, t, type, payload``) with the stream's
   recording header (``header``, JSON) and ``provider``/``model`` on every row, written with
   DuckDB's ``COPY (SELECT ...) TO 'x.parquet' (FORMAT parquet)``.
-- Import writes each recording into the store with :meth:`Store.import_recording`:
-  importing the same content again gives back the stream already there, never a copy.
-  A file with bad lines raises :class:`BadLinesError` listing every bad line, and nothing is
-  imported, unless ``skip_bad=True``: then the good lines are imported and the bad ones
-  reported in :attr:`ImportResult.problems`.
+- Import (:mod:`streamwidget.transfer_import`) writes each recording into the store with
+  :meth:`Store.import_recording`: importing the same content again gives back the stream
+  already there, never a copy. A file with bad lines raises :class:`BadLinesError` listing
+  every bad line, and nothing is imported, unless ``skip_bad=True``: then the good lines are
+  imported and the bad ones reported in :attr:`ImportResult.problems`.
 - Redaction (on by default for exports; :mod:`streamwidget.redaction`): every string in event
   payloads and in the header's ``request`` is searched for the :class:`Redactor`'s patterns
   (API keys, emails by default). A secret split across two events (two text tokens) is not
@@ -26,67 +26,32 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .events import Event
-from .recording import Recording, RecordingError
+from .recording import Recording
 from .redaction import DEFAULT_PATTERNS as DEFAULT_PATTERNS  # (importable from here too)
 from .redaction import Redact, redactor
 from .redaction import Redactor as Redactor
 
+# the import side, and the names both sides share (importable from here)
+from .transfer_import import BadLinesError as BadLinesError
+from .transfer_import import ImportResult as ImportResult
+from .transfer_import import Problem as Problem
+from .transfer_import import Progress as Progress
+from .transfer_import import TransferError as TransferError
+from .transfer_import import _store as _store
+from .transfer_import import import_jsonl as import_jsonl
+from .transfer_import import import_parquet as import_parquet
+from .transfer_import import import_paths as import_paths
+
 if TYPE_CHECKING:
     from .store import Store
 
-#: ``progress(done, total, label)``: called as files or streams are processed.
-Progress = Callable[[int, int, str], None]
-
 _FIXED_HEADER = ("streamwidget", "version", "provider", "model", "created_at", "request")
 _TAIL_HEADER = ("conversation_id", "conversation_title", "stream_id")
-
-
-class TransferError(ValueError):
-    """An import or export cannot go ahead; the message says why."""
-
-
-class BadLinesError(TransferError):
-    """Files to import have bad lines; :attr:`problems` lists each one. Nothing was imported."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        listing = "\n".join(f"  {p}" for p in problems)
-        super().__init__(
-            f"{len(problems)} bad line(s); nothing was imported (pass skip_bad=True, or "
-            f"--skip-bad on the command line, to import the good lines):\n{listing}"
-        )
-
-
-@dataclass
-class Problem:
-    """One bad line (or a whole unreadable file: ``line`` is then the header line or None)."""
-
-    source: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}, line {self.line}" if self.line is not None else self.source
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class ImportResult:
-    """What an import did: new stream ids, ids already in the store, and skipped lines."""
-
-    imported: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def stream_ids(self) -> list[str]:
-        return self.imported + self.duplicates
 
 
 # -- reading sources --------------------------------------------------------------------------
@@ -197,19 +162,29 @@ def stream_recording(store: Store, stream_id: str, redact: Redact = True) -> Rec
     return scrub.recording(out) if scrub else out
 
 
-def export_jsonl(
-    target: str | os.PathLike[str],
-    *,
-    store: Store | None = None,
-    streams: str | Iterable[str] | None = None,
-    conversation: str | None = None,
-    redact: Redact = True,
-    progress: Progress | None = None,
-) -> list[Path]:
+class ExportOptions(TypedDict, total=False):
+    """What every export takes: the ``streams`` (ids or prefixes) or the ``conversation`` to
+    export from ``store`` (everything by default), ``redact`` (see
+    :func:`~streamwidget.redaction.redactor`; on by default) and ``progress``."""
+
+    store: Store | None
+    streams: str | Iterable[str] | None
+    conversation: str | None
+    redact: Redact
+    progress: Progress | None
+
+
+def _selection(options: ExportOptions) -> tuple[Store, list[str]]:
+    """The store and the ids of the streams an export's options select."""
+    store = _store(options.get("store"))
+    return store, select_streams(store, options.get("streams"), options.get("conversation"))
+
+
+def export_jsonl(target: str | os.PathLike[str], **options: Unpack[ExportOptions]) -> list[Path]:
     """Write recordings: one stream to ``target`` if it ends in ``.jsonl``, else one file per
     stream in the folder ``target``. Returns the files written."""
-    store = _store(store)
-    ids = select_streams(store, streams, conversation)
+    store, ids = _selection(options)
+    redact, progress = options.get("redact", True), options.get("progress")
     target = Path(target)
     if target.suffix == ".jsonl":
         if len(ids) != 1:
@@ -227,20 +202,12 @@ def export_jsonl(
     return paths
 
 
-def export_parquet(
-    target: str | os.PathLike[str],
-    *,
-    store: Store | None = None,
-    streams: str | Iterable[str] | None = None,
-    conversation: str | None = None,
-    redact: Redact = True,
-    progress: Progress | None = None,
-) -> Path:
+def export_parquet(target: str | os.PathLike[str], **options: Unpack[ExportOptions]) -> Path:
     """Write the selected streams to one Parquet file (see the module docstring)."""
     import duckdb
 
-    store = _store(store)
-    ids = select_streams(store, streams, conversation)
+    store, ids = _selection(options)
+    redact, progress = options.get("redact", True), options.get("progress")
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = duckdb.connect(":memory:")
@@ -279,127 +246,6 @@ def export_parquet(
     return target
 
 
-# -- import -----------------------------------------------------------------------------------
-
-
-def import_paths(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    *,
-    store: Store | None = None,
-    skip_bad: bool = False,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import ``.jsonl`` recordings and ``.parquet`` exports (files, or folders of them).
-
-    Every file is read first: with a bad line anywhere, nothing is imported (unless
-    ``skip_bad``), so an import never stops half way.
-    """
-    loaded: list[Recording] = []
-    problems: list[Problem] = []
-    for path in _expand(paths):
-        more, bad = (_read_parquet if path.suffix == ".parquet" else _read_jsonl)(path)
-        loaded.extend(more)
-        problems.extend(bad)
-    if problems and not skip_bad:
-        raise BadLinesError(problems)
-    store = _store(store)
-    result = ImportResult(problems=problems)
-    for done, recording in enumerate(loaded, 1):
-        existing = store.find_recording(recording)
-        if existing is not None:
-            result.duplicates.append(existing)
-        else:
-            result.imported.append(store.import_recording(recording))
-        if progress:
-            progress(done, len(loaded), recording.source)
-    return result
-
-
-def import_jsonl(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    *,
-    store: Store | None = None,
-    skip_bad: bool = False,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import recording files (a folder means every ``.jsonl`` in it)."""
-    return import_paths(paths, store=store, skip_bad=skip_bad, progress=progress)
-
-
-def import_parquet(
-    path: str | os.PathLike[str],
-    *,
-    store: Store | None = None,
-    skip_bad: bool = False,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import every stream of a Parquet file written by :func:`export_parquet`."""
-    if Path(path).suffix != ".parquet":
-        raise TransferError(f"{os.fspath(path)}: expected a .parquet file")
-    return import_paths(path, store=store, skip_bad=skip_bad, progress=progress)
-
-
-def _read_jsonl(path: Path) -> tuple[list[Recording], list[Problem]]:
-    try:
-        recording = Recording.load(path, strict=False)
-    except RecordingError as exc:
-        return [], [Problem(exc.source, exc.line, exc.reason)]
-    return [recording], [Problem(str(path), p.line, p.message) for p in recording.problems]
-
-
-def _read_parquet(path: Path) -> tuple[list[Recording], list[Problem]]:
-    import duckdb
-
-    source = os.fspath(path)
-    if not path.is_file():
-        return [], [Problem(source, None, "no such file")]
-    scratch = duckdb.connect(":memory:")
-    try:
-        rows = scratch.execute(
-            "SELECT stream_id, seq, t, type, payload, header FROM read_parquet(?)", [source]
-        ).fetchall()
-    except duckdb.Error as exc:
-        return [], [Problem(source, None, f"not a streamwidget Parquet export ({exc})")]
-    finally:
-        scratch.close()
-    grouped: dict[str, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
-    loaded: list[Recording] = []
-    problems: list[Problem] = []
-    for sid, group in grouped.items():
-        group.sort(key=lambda r: -1 if r[1] is None else r[1])
-        lines = [group[0][5] or ""]
-        for _, seq, t, kind, payload, _ in group:
-            if seq is not None:
-                event = {"t": t, "type": kind, **json.loads(payload or "{}")}
-                lines.append(json.dumps(event, ensure_ascii=False))
-        # Each stream reads like a recording: its event with seq k is "line" k + 2.
-        where = f"{source}#{sid}"
-        try:
-            recording = Recording.loads("\n".join(lines), source=where, strict=False)
-        except RecordingError as exc:
-            problems.append(Problem(where, exc.line, exc.reason))
-            continue
-        problems.extend(Problem(where, p.line, p.message) for p in recording.problems)
-        loaded.append(recording)
-    return loaded, problems
-
-
-def _expand(paths: Any) -> list[Path]:
-    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    files: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in (".jsonl", ".parquet"))
-            if not found:
-                raise TransferError(f"{item}: no .jsonl or .parquet files in this folder")
-            files.extend(found)
-        else:
-            files.append(item)
-    return files
-
-
 def _payload(event: dict[str, Any]) -> str:
     return json.dumps(
         {k: v for k, v in event.items() if k not in ("t", "type")}, ensure_ascii=False
@@ -408,9 +254,3 @@ def _payload(event: dict[str, Any]) -> str:
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
-
-
-def _store(store: Store | None) -> Store:
-    from .store import default_store
-
-    return store if store is not None else default_store()
