@@ -37,23 +37,20 @@ from ..events import Event
 from .base import ChatRequest
 from .errors import SHAPE_ERRORS, WireFailure, unexpected
 from .history_wires import to_responses_input
-from .http import HTTPProvider
-from .openai import OPENAI_BASE_URL
+from .openai import OpenAIKeyed
 from .responses_fold import ResponsesFolder
-from .secrets import resolve_key
 from .wire import WireStream
 
 _RESERVED = frozenset({"model", "input", "stream", "tools", "instructions"})
 
 
-class OpenAIResponsesProvider(HTTPProvider):
+class OpenAIResponsesProvider(OpenAIKeyed):
     """The OpenAI Responses API. Keys as for :class:`~.openai.OpenAIProvider` (default base
     URL: ``OPENAI_API_KEY``; a custom ``base_url`` needs none unless given). ``server_tools``
     are built-in tool specs sent as they are, e.g. ``[{"type": "web_search"}]``;
     ``reasoning`` (e.g. ``{"effort": "low", "summary": "auto"}``) goes in the request."""
 
     name = "openai-responses"
-    default_base_url = OPENAI_BASE_URL
     path = "/responses"
     terminal_marker = "a response.completed event"
 
@@ -61,22 +58,13 @@ class OpenAIResponsesProvider(HTTPProvider):
         self,
         model: str,
         *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        api_key_env: str | None = None,
         server_tools: list[dict[str, Any]] | None = None,
         reasoning: dict[str, Any] | None = None,
-        **http: Any,
+        **options: Any,
     ) -> None:
-        custom = base_url is not None and base_url.rstrip("/") != OPENAI_BASE_URL
-        env = api_key_env or (None if custom else "OPENAI_API_KEY")
-        key = resolve_key(api_key, env, "OpenAI" if not custom else f"the server at {base_url}")
-        super().__init__(model, base_url=base_url, api_key=key, **http)
+        super().__init__(model, **options)
         self.server_tools = list(server_tools or [])
         self.reasoning = reasoning
-
-    def _headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         instructions, items = to_responses_input(request.messages)

@@ -28,7 +28,7 @@ from .anthropic import _Folder as AnthropicFolder
 from .base import ChatRequest
 from .errors import SHAPE_ERRORS, kind_for_code, kind_for_status
 from .gemini import GeminiFolder
-from .openai import ChunkFolder
+from .openai_fold import ChunkFolder
 from .responses_fold import ResponsesFolder
 
 #: The Anthropic ``messages.stream()`` helper's own events (the raw events come too).
