@@ -20,11 +20,10 @@ from typing import Any
 from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
 from .errors import (
-    SHAPE_ERRORS,
     WireFailure,
     error_text,
+    folded,
     kind_for_code,
-    unexpected,
 )
 from .history import normalize
 from .http import HTTPProvider
@@ -302,10 +301,7 @@ class AnthropicProvider(HTTPProvider):
             if not isinstance(data, dict):
                 raise WireFailure(f"expected a JSON object in the stream, got {sse.data[:200]!r}")
             data.setdefault("type", sse.event)
-            try:
-                events = folder.feed(data)
-            except SHAPE_ERRORS:
-                raise unexpected(sse.data) from None
+            events = folded(sse.data, folder.feed, data)
             for event in events:
                 yield event
 

@@ -23,9 +23,13 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class MissingAPIKeyError(RuntimeError):
@@ -75,6 +79,31 @@ SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
 
 def unexpected(data: str) -> WireFailure:
     return WireFailure(f"unexpected data in the stream: {data[:200]!r}")
+
+
+def json_object(
+    text: str,
+    malformed: str = "malformed JSON in the event stream",
+    expected: str = "expected a JSON object in the stream",
+) -> dict[str, Any]:
+    """One message of a stream parsed as a JSON object; anything else is a :class:`WireFailure`
+    quoting it (``malformed: ...`` when it is not JSON, ``expected, got ...`` otherwise)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise WireFailure(f"{malformed}: {text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise WireFailure(f"{expected}, got {text[:200]!r}")
+    return data
+
+
+def folded(raw: str, fold: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fold(*args)``, a folder reading the message ``raw``; a shape it did not expect (a
+    missing key, a wrong type) becomes a :class:`WireFailure` quoting ``raw``."""
+    try:
+        return fold(*args, **kwargs)
+    except SHAPE_ERRORS:
+        raise unexpected(raw) from None
 
 
 def kind_for_status(status: int) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..events import Event, unknown
 from .base import ChatRequest, tool_call_end
-from .errors import SHAPE_ERRORS, WireFailure, error_text, unexpected
+from .errors import error_text, folded, json_object
 from .history import normalize
 from .http import HTTPProvider
 from .wire import WireStream
@@ -115,16 +115,10 @@ class OllamaProvider(HTTPProvider):
     async def parse(self, wire: WireStream) -> AsyncIterator[Event]:
         calls = 0
         async for line in wire.lines():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                raise WireFailure(f"malformed JSON line in the stream: {line[:200]!r}") from None
-            if not isinstance(data, dict):
-                raise WireFailure(f"expected a JSON object per line, got {line[:200]!r}")
-            try:
-                events, calls = _fold_line(data, calls)
-            except SHAPE_ERRORS:
-                raise unexpected(line) from None
+            data = json_object(
+                line, "malformed JSON line in the stream", "expected a JSON object per line"
+            )
+            events, calls = folded(line, _fold_line, data, calls)
             for event in events:
                 yield event
             if events and events[-1]["type"] in ("finish", "error"):

@@ -26,6 +26,7 @@ from .base import ChatRequest
 from .errors import (
     SHAPE_ERRORS,
     WireFailure,
+    folded,
     unexpected,
 )
 from .history import normalize
@@ -166,10 +167,7 @@ class OpenAIProvider(OpenAIKeyed):
                 raise WireFailure(f"malformed JSON in the event stream: {data[:200]!r}") from None
             if sse.event == "error" and isinstance(chunk, dict) and "error" not in chunk:
                 chunk = {"error": chunk}
-            try:
-                events = folder.feed(chunk)
-            except SHAPE_ERRORS:
-                raise unexpected(data) from None
+            events = folded(data, folder.feed, chunk)
             for event in events:
                 yield event
 

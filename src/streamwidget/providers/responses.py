@@ -29,13 +29,12 @@ Model string: ``"openai-responses:gpt-5"`` (key from ``OPENAI_API_KEY``). Wire â
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..events import Event
 from .base import ChatRequest
-from .errors import SHAPE_ERRORS, WireFailure, unexpected
+from .errors import folded, json_object
 from .history_wires import to_responses_input
 from .openai import OpenAIKeyed
 from .responses_fold import ResponsesFolder
@@ -97,19 +96,9 @@ class OpenAIResponsesProvider(OpenAIKeyed):
             data_text = sse.data.strip()
             if not data_text or data_text == "[DONE]":
                 continue
-            try:
-                data = json.loads(data_text)
-            except ValueError:
-                raise WireFailure(
-                    f"malformed JSON in the event stream: {data_text[:200]!r}"
-                ) from None
-            if not isinstance(data, dict):
-                raise WireFailure(f"expected a JSON object in the stream, got {data_text[:200]!r}")
+            data = json_object(data_text)
             data.setdefault("type", sse.event)
-            try:
-                events = folder.feed(data)
-            except SHAPE_ERRORS:
-                raise unexpected(data_text) from None
+            events = folded(data_text, folder.feed, data)
             for event in events:
                 yield event
             if folder.ended:

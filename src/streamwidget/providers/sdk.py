@@ -27,7 +27,7 @@ from ..events import Event
 from .anthropic import _Folder as AnthropicFolder
 from .base import ChatRequest
 from .errors import SHAPE_ERRORS, kind_for_code, kind_for_status
-from .gemini import GeminiFolder
+from .gemini_fold import GeminiFolder
 from .openai_fold import ChunkFolder
 from .responses_fold import ResponsesFolder
 
