@@ -9,17 +9,17 @@ from typing import Any
 from ..events import Event
 from .base import tool_call_end
 from .errors import WireFailure, kind_for_code
-from .history_wires import call_parts
+from .responses_items import (
+    APP_ITEMS,
+    OUTPUT_ITEMS,
+    SERVER_ITEMS,
+    SERVER_PROGRESS,
+    app_arguments,
+    in_container,
+    server_call,
+)
 
 SOURCE = "responses"
-#: Output item types the server runs itself, and the tool name shown for each.
-SERVER_ITEMS = {
-    "web_search_call": "web_search",
-    "file_search_call": "file_search",
-    "code_interpreter_call": "code_interpreter",
-    "image_generation_call": "image_generation",
-    "mcp_call": "mcp",
-}
 #: Event types whose content reaches us through another event (deltas, the item's end).
 _QUIET = {
     "response.created",
@@ -30,24 +30,6 @@ _QUIET = {
     "response.reasoning_summary_part.done",
     "response.function_call_arguments.done",
 }
-#: Prefixes of the progress events of server-run items (their end item carries everything).
-#: Built-in tools the model asks the *app* to run (finish ``tool_calls``), and their names.
-APP_ITEMS = {
-    "custom_tool_call": "custom",
-    "local_shell_call": "local_shell",
-    "shell_call": "shell",
-    "apply_patch_call": "apply_patch",
-}
-#: Output items of calls the server ran in its container.
-OUTPUT_ITEMS = frozenset({"shell_call_output"})
-_SERVER_PROGRESS = (
-    *(f"response.{t}" for t in SERVER_ITEMS),
-    "response.code_interpreter_call_code.",
-    "response.custom_tool_call_input.",
-    "response.shell_call_command.",
-    "response.shell_call_output_content.",
-    "response.apply_patch_call_operation_diff.",
-)
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
@@ -105,7 +87,7 @@ class ResponsesFolder:
         if handler is not None:
             return handler(self, data)
         item = self.items.get(_key(data))
-        if kind.startswith(_SERVER_PROGRESS) or (item is not None and item.kind == "other"):
+        if kind.startswith(SERVER_PROGRESS) or (item is not None and item.kind == "other"):
             return []  # progress of an item whose end event carries its content
         return [unknown(data, f"event type {kind!r} is not understood")]
 
@@ -196,7 +178,7 @@ class ResponsesFolder:
             self.functions += 1
             start: Event = {"type": "tool_call_start", "id": call_id, "name": item.name}
             return [start, *self._args(item, raw.get("arguments"))]
-        elif itype in SERVER_ITEMS or _in_container(raw):
+        elif itype in SERVER_ITEMS or in_container(raw):
             name = str(raw.get("name") or SERVER_ITEMS.get(itype) or APP_ITEMS[itype])
             call_id = item_id if itype in SERVER_ITEMS else str(raw.get("call_id") or item_id)
             item = self.items[key] = _Item("server", call_id or f"server{key}", name)
@@ -243,7 +225,7 @@ class ResponsesFolder:
             return events + self._server_end(item, itype, raw)
         if item.kind == "app":
             item.ended = True
-            arguments = _app_arguments(itype, raw)
+            arguments = app_arguments(itype, raw)
             return [*events, {"type": "tool_call_end", "id": item.call_id, "arguments": arguments}]
         if item.kind == "output":
             return events + self._output(raw)
@@ -289,9 +271,9 @@ class ResponsesFolder:
         item.ended = True
         if itype not in SERVER_ITEMS:  # run in the server's container; its output item follows
             self.waiting.add(item.call_id)
-            arguments = _app_arguments(itype, raw)
+            arguments = app_arguments(itype, raw)
             return [{"type": "tool_call_end", "id": item.call_id, "arguments": arguments}]
-        asked, result = _server_call(itype, raw)
+        asked, result = server_call(itype, raw)
         status = str(raw.get("status") or "completed")
         end: Event = {"type": "tool_call_end", "id": item.call_id, "arguments": asked}
         outcome: Event = {"type": "tool_result", "id": item.call_id, "server": True}
@@ -343,23 +325,6 @@ class ResponsesFolder:
         return events + ([usage] if usage else [])
 
 
-def _in_container(raw: dict[str, Any]) -> bool:
-    """A shell call OpenAI runs in its hosted container (not on the app's machine)."""
-    environment = raw.get("environment")
-    kind = environment.get("type") if isinstance(environment, dict) else None
-    return raw.get("type") in APP_ITEMS and str(kind or "").startswith("container")
-
-
-def _app_arguments(itype: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a call of a built-in tool the app runs, from its finished item."""
-    if itype == "custom_tool_call":
-        return {"input": raw.get("input")}
-    if itype == "apply_patch_call":
-        return {"operation": raw.get("operation")}
-    action = raw.get("action")
-    return action if isinstance(action, dict) else {}
-
-
 def _part(data: dict[str, Any]) -> str:
     """Which content (or summary) part a text event is about."""
     index = data.get("content_index", data.get("summary_index", 0))
@@ -380,27 +345,6 @@ def _error_event(error: dict[str, Any], fallback: str) -> Event:
     code = error.get("code") or error.get("type")
     message = str(error.get("message") or code or fallback)
     return {"type": "error", "kind": kind_for_code(code), "message": message}
-
-
-def _server_call(itype: str, raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """What a server-run call was asked, and what it found, from its finished item."""
-    if itype == "web_search_call":
-        action = dict(raw.get("action") or {})
-        sources = action.pop("sources", None)
-        return action, {"sources": sources} if sources is not None else None
-    if itype == "file_search_call":
-        return {"queries": raw.get("queries")}, raw.get("results")
-    if itype == "code_interpreter_call":
-        return {"code": raw.get("code"), "container_id": raw.get("container_id")}, raw.get(
-            "outputs"
-        )
-    if itype == "mcp_call":
-        _, _, args = call_parts({"arguments": raw.get("arguments")})
-        return {"server_label": raw.get("server_label"), **args}, raw.get("output")
-    if itype == "image_generation_call":
-        return {}, raw.get("result")
-    rest = {k: v for k, v in raw.items() if k not in ("id", "type", "status")}
-    return rest, None
 
 
 _HANDLERS = {
