@@ -3,12 +3,9 @@
 One anywidget shows the whole conversation (never one widget per message). What crosses iopub
 per reply is what changed, whatever the length of the conversation:
 
-- custom messages carry the turns: ``window`` (the last ``WINDOW`` turns, when a conversation
-  opens), ``turn`` (a new turn, a retried reply, a reply's final state: upserted by ``id``;
-  a final reply comes without its text, with its UTF-16 lengths in ``meta``, since the front
-  end built the text from the deltas and asks for a ``snapshot`` if it does not match),
-  ``older`` (a page of earlier turns, the answer to the front end's ``{"kind": "older",
-  "before": <message id>, "request_id"}`` when it is scrolled to the top);
+- custom messages carry the turns (:mod:`.chat_wire`): ``window``, ``turn`` (a reply's final
+  state comes without its text, with its UTF-16 lengths in ``meta``, since the front end built
+  the text from the deltas and asks for a ``snapshot`` if it does not match), ``older``;
 - ``live``: status, tool calls, error and meta of the reply that is streaming, at most once
   per frame; its text as deltas ``{"kind": "delta", "field", "at", "text", "message_id"}``;
   ``{"kind": "resync", "message_id"}`` gets a ``snapshot`` back;
@@ -39,13 +36,19 @@ from . import static
 from .base import WithFallback
 from .chat_live import LiveReply
 from .chat_log import ConversationLog, assistant_turn
+from .chat_wire import (
+    DEFAULT_TITLE,
+    WINDOW,
+    conversation_list,
+    older_message,
+    snapshot_message,
+    turn_message,
+    window_message,
+)
 
 TITLE_CHARS = 48
 #: The saved output's markdown shows the conversation's last turns (it is re-sent per reply).
 FALLBACK_TURNS = 20
-#: Turns sent when a conversation opens (~20 exchanges), and per page of older turns.
-WINDOW = 40
-DEFAULT_TITLE = "New chat"
 _ARGS = "model, store=, tools=, system=, conversation_id=, max_steps=, frame_interval=, layout="
 
 
@@ -230,9 +233,7 @@ class Chat(WithFallback):
     def _send_turn(self, index: int, turn: dict[str, Any] | None = None) -> None:
         """One turn to the front end (new, retried or ended), and the counters with it."""
         turn = turn if turn is not None else self._log.turn(index)
-        super().send(
-            {"kind": "turn", "conversation_id": self.conversation_id, "index": index, "turn": turn}
-        )
+        super().send(turn_message(self.conversation_id, index, turn))
         self.turn_count = len(self._log)
 
     def _sync_recent(self) -> None:
@@ -306,27 +307,10 @@ class Chat(WithFallback):
         self._update_displays()
 
     def _send_window(self) -> None:
-        start = max(len(self._log) - WINDOW, 0)
-        super().send(
-            {
-                "kind": "window",
-                "conversation_id": self.conversation_id,
-                "start": start,
-                "turns": self._log.turns(start),
-            }
-        )
+        super().send(window_message(self._log, self.conversation_id))
 
     def _refresh_conversations(self) -> None:
-        self.conversations = [
-            {
-                "id": c["id"],
-                "title": c["title"] or DEFAULT_TITLE,
-                "updated_at": c["updated_at"].isoformat() if c["updated_at"] else "",
-                "messages": c["messages"],
-            }
-            for c in self.store.conversations(limit=50)
-            if c["messages"] or c["id"] == self.conversation_id
-        ]
+        self.conversations = conversation_list(self.store, self.conversation_id)
 
     # -- front end → widget ----------------------------------------------------------------
 
@@ -341,7 +325,9 @@ class Chat(WithFallback):
             elif kind == "resync":
                 self._snapshot(content.get("message_id"))
             elif kind == "older":
-                self._send_older(content)
+                older = older_message(self._log, self.conversation_id, content)
+                if older is not None:
+                    super().send(older)
             elif kind == "send":
                 self.send(str(content.get("text", "")))
             elif kind == "stop":
@@ -367,22 +353,6 @@ class Chat(WithFallback):
             self.notice = ""  # the same problem twice is still news
             self.notice = f"{type(exc).__name__}: {exc}"
 
-    def _send_older(self, content: dict[str, Any]) -> None:
-        """A page of turns before ``before`` (the front end scrolled to the top)."""
-        if content.get("conversation_id") != self.conversation_id:
-            return  # asked about a conversation no longer shown
-        start, turns = self._log.before(str(content.get("before", "")), WINDOW)
-        super().send(
-            {
-                "kind": "older",
-                "request_id": content.get("request_id"),
-                "conversation_id": self.conversation_id,
-                "before": content.get("before"),
-                "start": start,
-                "turns": turns,
-            }
-        )
-
     def _snapshot(self, message_id: Any) -> None:
         if self._live is not None and message_id == self._live.message_id:
             doc = self._live.document
@@ -392,14 +362,7 @@ class Chat(WithFallback):
             if row is None or row["role"] != "assistant":
                 return
             doc = self._log.document(row["stream_id"])
-        super().send(
-            {
-                "kind": "snapshot",
-                "message_id": message_id,
-                "text": doc.text,
-                "reasoning": doc.reasoning,
-            }
-        )
+        super().send(snapshot_message(message_id, doc))
 
     def _fallback(self) -> dict[str, str]:
         """The conversation's last turns as safe markdown, for where no front end runs."""
