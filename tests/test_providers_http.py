@@ -705,3 +705,16 @@ def test_finished_streams_reuse_one_connection_and_loops_get_their_own_client() 
             assert server.accepted == 2
 
     asyncio.run(main())
+
+
+def test_one_message_is_read_as_a_json_object_or_a_wire_failure_quoting_it() -> None:
+    from streamwidget.providers.errors import WireFailure, folded, json_object
+
+    assert json_object('{"a": 1}') == {"a": 1}
+    with pytest.raises(WireFailure, match=r"malformed JSON in the event stream: '\{nope'"):
+        json_object("{nope")
+    with pytest.raises(WireFailure, match=r"expected a JSON object per line, got '\[1\]'"):
+        json_object("[1]", "malformed JSON line", "expected a JSON object per line")
+    assert folded("raw", lambda d, n: d["x"] * n, {"x": 2}, 3) == 6
+    with pytest.raises(WireFailure, match="unexpected data in the stream: 'raw'"):
+        folded("raw", lambda d: d["missing"], {})
