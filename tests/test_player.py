@@ -21,17 +21,70 @@ def request(player: Player, **content) -> None:
     player._handle_custom_msg(content, [])
 
 
+def cut16(text: str, units: int) -> str:
+    return text.encode("utf-16-le")[: 2 * units].decode("utf-16-le")
+
+
+class FakeView:
+    """What player.ts's text buffer does: names itself and what it holds in each request, and
+    keeps the segments the kernel's replies carry (see widgets/player_text.py)."""
+
+    def __init__(self, player: Player, name: str = "view-1"):
+        self.player, self.name, self.seq = player, name, 0
+        self.segments = {"text": (0, ""), "reasoning": (0, "")}
+        self.replies: list[dict] = []
+        player.send = self._receive  # what the kernel sends to the front end
+
+    def _receive(self, content: dict, buffers=None) -> None:
+        if content.get("view") != self.name:
+            return
+        self.replies.append(content)
+        for field in self.segments:
+            piece = content[field]
+            if piece is None:
+                continue
+            start, text = self.segments[field]
+            if piece["append"]:
+                assert piece["start"] == start + utf16_len(text), "appends continue the segment"
+                self.segments[field] = (start, text + piece["text"])
+            else:
+                self.segments[field] = (piece["start"], piece["text"])
+            assert utf16_len(self.segments[field][1]) + self.segments[field][0] == piece["end"]
+
+    def ask(self, **content) -> None:
+        self.seq += 1
+        have = {f: [s, s + utf16_len(t)] for f, (s, t) in self.segments.items()}
+        request(self.player, view=self.name, have=have, seq=self.seq, **content)
+
+    def pull(self) -> None:
+        """Ask for the text at the position the traits show (after a kernel-side move)."""
+        self.ask(kind="text", position=self.player.position)
+
+    def shown(self, field: str = "text") -> tuple[int, str]:
+        """Where the text drawn starts (UTF-16) and the text: the segment cut at the cursor."""
+        start, text = self.segments[field]
+        length = self.player.text_len if field == "text" else self.player.reasoning_len
+        assert start <= length <= start + utf16_len(text), "the view holds the cursor's text"
+        return start, cut16(text, length - start)
+
+
 def shown(player: Player) -> str:
-    """The text the front end shows: the final text cut to text_len UTF-16 units."""
-    return player.text_full.encode("utf-16-le")[: 2 * player.text_len].decode("utf-16-le")
+    """The text a view shows at the cursor (asking the kernel like the front end does)."""
+    view = FakeView(player)
+    view.pull()
+    start, text = view.shown()
+    assert start == 0, "short recordings fit in one window"
+    return text
 
 
-def test_a_new_player_shows_the_final_document_and_holds_the_full_text():
+def test_a_new_player_shows_the_final_document():
     recording = Recording.bundled("weather-tool-error")
     player = Player(recording)
     final = recording.document()
     assert (player.position, player.status) == (len(recording), "error")
-    assert player.text_full == final.text and player.reasoning_full == final.reasoning
+    view = FakeView(player)
+    view.pull()
+    assert view.shown() == (0, final.text) and view.shown("reasoning") == (0, final.reasoning)
     assert shown(player) == final.text and player.error == final.error
     assert player.time == recording.duration == player.info["duration"]
     assert player.info["title"] == recording.header["title"]
@@ -95,7 +148,7 @@ def test_a_seek_sends_a_few_small_fields_whatever_the_jump(comms):
     player = Player("markdown-tour")
     comm = comms[-1]
     opened = json.dumps(comm.messages[0]["data"])
-    assert player.text_full[-200:] in opened  # the full text goes out once, with the state
+    assert len(opened) < 8000 and player.document.text[-40:] not in opened, "no text"
     sizes = []
     for position in [10, 3000, 5, 1500, 1501]:
         before = comm.nbytes()
@@ -103,7 +156,8 @@ def test_a_seek_sends_a_few_small_fields_whatever_the_jump(comms):
         sizes.append(comm.nbytes() - before)
     assert max(sizes) < 2500, sizes
     assert sizes[-1] < 1500, "one step forward"
-    assert all("text_full" not in update for update in comm.updates())
+    tail = player.document.text[-30:]
+    assert all(tail not in json.dumps(u) for u in comm.updates()), "no text in the traits"
     assert len(comm.updates()) == 5, "one message per seek"
 
 

@@ -24,13 +24,15 @@ from __future__ import annotations
 import bisect
 import copy
 import math
+import os
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .document import Document
 from .events import TEXT_FIELDS, Event
+from .lazy_events import FileEvents, scan
 
 #: Events between two checkpoints: a seek folds at most this many events.
 CHECKPOINT_EVERY = 128
@@ -55,11 +57,19 @@ def _clone(doc: Document) -> Document:
     clone.text = ""
     clone.reasoning = ""
     clone.tool_calls = [copy.copy(call) for call in doc.tool_calls]
+    clone.warnings = list(doc.warnings)  # apply() appends to it
     return clone
 
 
 class SeekIndex:
-    """Random access to the documents of one event list. Build once, then seek in O(log n)."""
+    """Random access to the documents of one event list. Build once, then seek in O(log n).
+
+    ``SeekIndex(events)`` indexes a list in memory; :meth:`from_file` indexes a ``.jsonl``
+    recording without holding its events (they are re-read from the file when a seek folds a
+    few). Either way the index itself holds, per event, its time, its type as a small code and
+    the text lengths after it (~33 bytes), plus the final text once and one small checkpoint
+    every ``every`` events.
+    """
 
     def __init__(
         self,
@@ -70,41 +80,92 @@ class SeekIndex:
         provider: str | None = None,
         every: int = CHECKPOINT_EVERY,
     ):
+        self.events: Sequence[Event] = list(events)
+        self._build(
+            self.events, {"stream_id": stream_id, "model": model, "provider": provider}, every
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, every: int = CHECKPOINT_EVERY
+    ) -> tuple[dict[str, Any], SeekIndex]:
+        """The header of a recording file and the index of its events, read once and not
+        kept (see :mod:`streamwidget.lazy_events`). Raises :class:`~streamwidget.recording.
+        RecordingError` for a bad file, like the strict loader."""
+        header, events, offsets = scan(path)
+        meta = {
+            "stream_id": str(header.get("stream_id", "")),
+            "model": str(header.get("model", "")) or None,
+            "provider": str(header.get("provider", "")) or None,
+        }
+        index = cls.__new__(cls)
+        index._build(events, meta, every)
+        index.events = FileEvents(path, offsets, os.stat(path).st_size)
+        return header, index
+
+    def _build(self, events: Iterable[Event], meta: dict[str, Any], every: int) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.events = list(events)
         self.every = every
-        self._meta: dict[str, Any] = {"stream_id": stream_id, "model": model, "provider": provider}
-        n = len(self.events)
+        self._meta = meta
         #: ``t`` of each event (seconds since the request), in order.
         self.times = array("d")
+        #: each event's type as a code: ``kind_names[code]`` (255: one of the rarest types)
+        self.kinds = array("B")
+        self.kind_names: list[str] = []
         # Cumulative lengths after k events (index 0..n), in code points and UTF-16 units.
         self.text_end = array("q", [0])
         self.reasoning_end = array("q", [0])
         self.text_end16 = array("q", [0])
         self.reasoning_end16 = array("q", [0])
         self._checkpoints: list[Document] = []
-        state = Document(**self._meta)
-        for index, event in enumerate(self.events):
-            if index % every == 0:
-                self._checkpoints.append(_clone(state))
+        codes: dict[str, int] = {}
+        state = Document(**meta)
+        count = 0
+        for count, event in enumerate(events, 1):
+            if (count - 1) % every == 0:
+                self._checkpoints.append(self._checkpoint(state))
             before = state.text_length, state.reasoning_length
             state.apply(event)
             self.times.append(state.last_t)
+            kind = str(event.get("type"))
+            code = codes.get(kind)
+            if code is None:
+                code = codes[kind] = min(len(self.kind_names), 255)
+                self.kind_names.append(kind)
+            self.kinds.append(code)
             self.text_end.append(state.text_length)
             self.reasoning_end.append(state.reasoning_length)
             # Only a text or reasoning event can grow a field, by exactly its own piece.
-            grown16 = _utf16_len(event["text"]) if event.get("type") in TEXT_FIELDS else 0
+            grown16 = _utf16_len(event["text"]) if kind in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
             self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
             self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
-        if n % every == 0:
-            self._checkpoints.append(_clone(state))
+        if count % every == 0:
+            self._checkpoints.append(self._checkpoint(state))
+        self._count = count
         self.final_text = state.text
         self.final_reasoning = state.reasoning
+        # ASCII text: UTF-16 offsets are the code point offsets, keep one array
+        if self.final_text.isascii():
+            self.text_end16 = self.text_end
+        if self.final_reasoning.isascii():
+            self.reasoning_end16 = self.reasoning_end
+
+    def _checkpoint(self, state: Document) -> Document:
+        """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
+        with it (checkpoints are never changed: a seek clones one before folding)."""
+        clone = _clone(state)
+        if self._checkpoints:
+            previous = self._checkpoints[-1].tool_calls
+            clone.tool_calls = [
+                previous[i] if i < len(previous) and previous[i] == call else call
+                for i, call in enumerate(clone.tool_calls)
+            ]
+        return clone
 
     def __len__(self) -> int:
-        return len(self.events)
+        return self._count
 
     @property
     def duration(self) -> float:
@@ -125,7 +186,7 @@ class SeekIndex:
     @property
     def final(self) -> Document:
         """The document after every event."""
-        return self.document(len(self.events))
+        return self.document(len(self))
 
     def position_at(self, t: float) -> int:
         """How many events have happened at time ``t``: those with ``event.t <= t``."""
@@ -137,12 +198,34 @@ class SeekIndex:
         return self.times[position - 1] if position else 0.0
 
     def clamp(self, position: int) -> int:
-        return min(max(int(position), 0), len(self.events))
+        return min(max(int(position), 0), len(self))
 
     def lengths16(self, position: int) -> tuple[int, int]:
         """Text and reasoning lengths after ``position`` events, in UTF-16 code units."""
         position = self.clamp(position)
         return self.text_end16[position], self.reasoning_end16[position]
+
+    def code(self, kind: str) -> int:
+        """The code of an event type in :attr:`kinds` (-1 when no event has it)."""
+        try:
+            return self.kind_names.index(kind)
+        except ValueError:
+            return -1
+
+    def timing(self, *, stall_threshold: float = STALL_THRESHOLD) -> Timing:
+        """The :class:`Timing` of the indexed events, from the index's columns."""
+        return timing_columns(
+            self.times,
+            self.kinds,
+            self.final,
+            (self.code("text"), self.code("tool_result")),
+            stall_threshold=stall_threshold,
+        )
+
+    def histogram(self, span: float, bins: int = 240) -> dict[str, list[int]]:
+        """Token arrivals per time bin over ``[0, span]`` (see :func:`histogram`)."""
+        codes = {self.code(name): name for name in TEXT_FIELDS}
+        return _histogram(zip(self.times, self.kinds), codes, span, bins)
 
 
 # -- timing -----------------------------------------------------------------------------------
@@ -219,27 +302,50 @@ def timing(
 ) -> Timing:
     """The :class:`Timing` of ``events`` (``final``: their document, when already built)."""
     final = final if final is not None else Document.from_events(list(events))
-    times = [float(e.get("t", 0.0)) for e in events]
+    times = array("d", (float(e.get("t", 0.0)) for e in events))
     kinds = [e.get("type") for e in events]
-    text_times = [t for t, k in zip(times, kinds) if k == "text"]
+    return timing_columns(
+        times, kinds, final, ("text", "tool_result"), stall_threshold=stall_threshold
+    )
+
+
+def timing_columns(
+    times: Sequence[float],
+    kinds: Sequence[Any],
+    final: Document,
+    text_and_result: tuple[Any, Any],
+    *,
+    stall_threshold: float = STALL_THRESHOLD,
+) -> Timing:
+    """:func:`timing` over columns: each event's time and kind (``text_and_result`` name the
+    kinds of ``text`` and ``tool_result`` events in ``kinds``)."""
+    text_kind, result_kind = text_and_result
     duration = times[-1] if times else 0.0
-    ttft = text_times[0] if text_times else None
+    text_events, ttft = 0, None
+    widths = array("d")
+    stalls: list[tuple[float, float]] = []
+    previous = None
+    for t, kind in zip(times, kinds):
+        if kind == text_kind:
+            text_events += 1
+            ttft = t if ttft is None else ttft
+        if previous is not None and kind != result_kind:
+            widths.append(t - previous)
+            if t - previous > stall_threshold:
+                stalls.append((previous, t))
+        previous = t
     usage_tokens = (final.usage or {}).get("output_tokens")
     if isinstance(usage_tokens, (int, float)) and not isinstance(usage_tokens, bool):
         output_tokens, source = int(usage_tokens), "usage"
     else:
-        output_tokens, source = len(text_times), "events"
+        output_tokens, source = text_events, "events"
     rate = None
     if ttft is not None and duration > ttft:
         rate = output_tokens / (duration - ttft)
-    gaps: list[tuple[float, float]] = [
-        (times[i - 1], times[i]) for i in range(1, len(times)) if kinds[i] != "tool_result"
-    ]
-    widths = [end - start for start, end in gaps]
     return Timing(
         duration=duration,
         ttft=ttft,
-        text_events=len(text_times),
+        text_events=text_events,
         output_tokens=output_tokens,
         tokens_source=source,
         tokens_per_s=rate,
@@ -247,7 +353,7 @@ def timing(
         gap_p95=quantile(widths, 0.95),
         gap_max=max(widths) if widths else None,
         stall_threshold=stall_threshold,
-        stalls=[(s, e) for s, e in gaps if e - s > stall_threshold],
+        stalls=stalls,
         tools=[
             (
                 call.started_at or 0.0,
@@ -262,11 +368,18 @@ def timing(
 
 def histogram(events: Sequence[Event], span: float, bins: int = 240) -> dict[str, list[int]]:
     """Token arrivals per time bin over ``[0, span]``: ``{"text": [...], "reasoning": [...]}``."""
+    pairs = ((float(e.get("t", 0.0)), e.get("type")) for e in events)
+    return _histogram(pairs, {name: name for name in TEXT_FIELDS}, span, bins)
+
+
+def _histogram(
+    pairs: Iterable[tuple[float, Any]], fields: dict[Any, str], span: float, bins: int
+) -> dict[str, list[int]]:
     counts = {name: [0] * bins for name in TEXT_FIELDS}
     width = span / bins if span > 0 else 1.0
-    for event in events:
-        kind = event.get("type")
-        if kind in counts:
-            index = min(int(float(event.get("t", 0.0)) / width), bins - 1)
-            counts[kind][max(index, 0)] += 1
+    for t, kind in pairs:
+        name = fields.get(kind)
+        if name is not None:
+            index = min(int(t / width), bins - 1)
+            counts[name][max(index, 0)] += 1
     return counts
