@@ -114,11 +114,14 @@ def _events(file: Any, source: str, offset: int, number: int, offsets: array) ->
             if not raw.strip():
                 continue
             try:
-                event = validate_event(json.loads(_decode(raw, source, number)))
+                event = validate_event(json.loads(raw))
                 if event["t"] < last_t:
                     raise EventError(f"t={event['t']} goes back in time (previous t={last_t})")
                 if ended:
                     raise EventError(f"'{event['type']}' event after the stream already ended")
+            except UnicodeDecodeError as exc:
+                message = f"not UTF-8 text ({exc.reason})"
+                raise RecordingError(message, source=source, line=number) from None
             except json.JSONDecodeError as exc:
                 message = f"not valid JSON ({exc.msg} at column {exc.colno})"
                 raise RecordingError(message, source=source, line=number) from None

@@ -61,6 +61,37 @@ def _clone(doc: Document) -> Document:
     return clone
 
 
+class FinalText:
+    """One field's final text, sliced by UTF-16 offsets: kept as the ``str`` when it is ASCII
+    (one byte a character, offsets are indexes), else as UTF-16 bytes (two bytes a unit; a
+    ``str`` holding one emoji would take four bytes a character)."""
+
+    __slots__ = ("_ascii", "_data")
+
+    def __init__(self, text: str):
+        self._ascii = text.isascii()
+        self._data: str | bytes = text if self._ascii else text.encode("utf-16-le", "surrogatepass")
+
+    def __len__(self) -> int:
+        """Length in UTF-16 units."""
+        return len(self._data) if self._ascii else len(self._data) // 2
+
+    def slice(self, start: int, stop: int) -> str:
+        """Units ``start`` to ``stop`` (both at character boundaries)."""
+        if self._ascii:
+            return str(self._data[start:stop])
+        data = self._data[2 * start : 2 * stop]
+        assert isinstance(data, bytes)
+        return data.decode("utf-16-le", "surrogatepass")
+
+
+def _narrow(values: array) -> array:
+    """``values`` in 4-byte ints when they fit (offsets of texts under 2 GB)."""
+    if not values or values[-1] < 2**31:  # non-decreasing: the last is the largest
+        return array("i", values)
+    return values
+
+
 class SeekIndex:
     """Random access to the documents of one event list. Build once, then seek in O(log n).
 
@@ -113,9 +144,8 @@ class SeekIndex:
         #: each event's type as a code: ``kind_names[code]`` (255: one of the rarest types)
         self.kinds = array("B")
         self.kind_names: list[str] = []
-        # Cumulative lengths after k events (index 0..n), in code points and UTF-16 units.
-        self.text_end = array("q", [0])
-        self.reasoning_end = array("q", [0])
+        # Cumulative lengths after k events (index 0..n) in UTF-16 units: the offsets a browser
+        # counts and the ones :class:`FinalText` slices by.
         self.text_end16 = array("q", [0])
         self.reasoning_end16 = array("q", [0])
         self._checkpoints: list[Document] = []
@@ -134,8 +164,6 @@ class SeekIndex:
                 code = codes[kind] = min(len(self.kind_names), 255)
                 self.kind_names.append(kind)
             self.kinds.append(code)
-            self.text_end.append(state.text_length)
-            self.reasoning_end.append(state.reasoning_length)
             # Only a text or reasoning event can grow a field, by exactly its own piece.
             grown16 = _utf16_len(event["text"]) if kind in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
@@ -144,13 +172,10 @@ class SeekIndex:
         if count % every == 0:
             self._checkpoints.append(self._checkpoint(state))
         self._count = count
-        self.final_text = state.text
-        self.final_reasoning = state.reasoning
-        # ASCII text: UTF-16 offsets are the code point offsets, keep one array
-        if self.final_text.isascii():
-            self.text_end16 = self.text_end
-        if self.final_reasoning.isascii():
-            self.reasoning_end16 = self.reasoning_end
+        self.text = FinalText(state.text)
+        self.reasoning = FinalText(state.reasoning)
+        self.text_end16 = _narrow(self.text_end16)
+        self.reasoning_end16 = _narrow(self.reasoning_end16)
 
     def _checkpoint(self, state: Document) -> Document:
         """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
@@ -179,9 +204,17 @@ class SeekIndex:
         doc = _clone(self._checkpoints[base // self.every])
         for event in self.events[base:position]:
             doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
-        doc.text = self.final_text[: self.text_end[position]]
-        doc.reasoning = self.final_reasoning[: self.reasoning_end[position]]
+        doc.text = self.text.slice(0, self.text_end16[position])
+        doc.reasoning = self.reasoning.slice(0, self.reasoning_end16[position])
         return doc
+
+    @property
+    def final_text(self) -> str:
+        return self.text.slice(0, len(self.text))
+
+    @property
+    def final_reasoning(self) -> str:
+        return self.reasoning.slice(0, len(self.reasoning))
 
     @property
     def final(self) -> Document:

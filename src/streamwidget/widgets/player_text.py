@@ -15,7 +15,7 @@ import bisect
 from array import array
 from typing import Any
 
-from ..seek import SeekIndex
+from ..seek import FinalText, SeekIndex
 
 #: UTF-16 units of text a view gets before the cursor after a jump.
 WINDOW = 32_768
@@ -30,8 +30,8 @@ def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str,
         return None  # an older front end, or a request that wants no text
     have = request.get("have") if isinstance(request.get("have"), dict) else {}
     fields = (
-        ("text", index.final_text, index.text_end, index.text_end16),
-        ("reasoning", index.final_reasoning, index.reasoning_end, index.reasoning_end16),
+        ("text", index.text, index.text_end16),
+        ("reasoning", index.reasoning, index.reasoning_end16),
     )
     answer: dict[str, Any] = {
         "kind": "reply",
@@ -39,35 +39,31 @@ def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str,
         "seq": request.get("seq"),
         "position": position,
     }
-    for name, final, ends, ends16 in fields:
-        answer[name] = segment(final, ends, ends16, _span(have.get(name)), position)
+    for name, final, ends in fields:
+        answer[name] = segment(final, ends, _span(have.get(name)), position)
     return answer
 
 
 def segment(
-    final: str, ends: array, ends16: array, have: tuple[int, int], position: int
+    final: FinalText, ends: array, have: tuple[int, int], position: int
 ) -> dict[str, Any] | None:
     """What a view holding ``have`` needs of ``final`` to show it after ``position`` events:
     ``None``, or ``{"start", "end", "text", "append"}`` (offsets in UTF-16 units).
 
-    ``ends[k]``/``ends16[k]``: the field's length after ``k`` events in code points / UTF-16.
+    ``ends[k]``: the field's length after ``k`` events. Pieces start and end at event
+    boundaries (never inside a character).
     """
-    start16, end16 = have
-    target16 = ends16[position]
-    if start16 <= target16 <= end16:
-        return None
+    start, end = have
     target = ends[position]
-    if end16 < target16 <= end16 + APPEND_MAX:
-        k = bisect.bisect_left(ends16, end16, 0, position + 1)
-        if ends16[k] == end16:  # the view's end is an event boundary: extend it
-            return {
-                "start": end16,
-                "end": target16,
-                "text": final[ends[k] : target],
-                "append": True,
-            }
-    k = bisect.bisect_left(ends16, max(target16 - WINDOW, 0), 0, position + 1)
-    return {"start": ends16[k], "end": target16, "text": final[ends[k] : target], "append": False}
+    if start <= target <= end:
+        return None
+    if end < target <= end + APPEND_MAX:
+        k = bisect.bisect_left(ends, end, 0, position + 1)
+        if ends[k] == end:  # the view's end is an event boundary: extend it
+            return {"start": end, "end": target, "text": final.slice(end, target), "append": True}
+    k = bisect.bisect_left(ends, max(target - WINDOW, 0), 0, position + 1)
+    piece = final.slice(ends[k], target)
+    return {"start": ends[k], "end": target, "text": piece, "append": False}
 
 
 def _span(value: Any) -> tuple[int, int]:
