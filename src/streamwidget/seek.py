@@ -197,15 +197,19 @@ class SeekIndex:
         """``t`` of the last event (0 for no events)."""
         return self.times[-1] if self.times else 0.0
 
-    def document(self, position: int) -> Document:
-        """The document after the first ``position`` events: ``from_events(events[:position])``."""
+    def document(self, position: int, *, text: bool = True) -> Document:
+        """The document after the first ``position`` events: ``from_events(events[:position])``.
+
+        ``text=False``: everything but the text and reasoning (left empty), which are the
+        only parts whose cost grows with the position (a copy of up to the whole text).
+        """
         position = self.clamp(position)
         base = position - position % self.every
         doc = _clone(self._checkpoints[base // self.every])
         for event in self.events[base:position]:
             doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
-        doc.text = self.text.slice(0, self.text_end16[position])
-        doc.reasoning = self.reasoning.slice(0, self.reasoning_end16[position])
+        doc.text = self.text.slice(0, self.text_end16[position]) if text else ""
+        doc.reasoning = self.reasoning.slice(0, self.reasoning_end16[position]) if text else ""
         return doc
 
     @property

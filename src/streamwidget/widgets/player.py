@@ -123,7 +123,10 @@ class Player(anywidget.AnyWidget):
         self._task: asyncio.Task[None] | None = None
         self._anchor = (0.0, 0.0)  # (monotonic clock, recording time) playback runs from
         start = self.index.clamp(len(self.index) if position is None else position)
-        self._document = self.index.document(start)
+        # the document at the cursor without its text (what the traits need), and the whole
+        # document, built when Python asks for it (its text costs a copy up to the cursor)
+        self._state = self.index.document(start, text=False)
+        self._full: Document | None = None
         super().__init__(
             info={
                 "title": self.header.get("title") or "",
@@ -146,13 +149,13 @@ class Player(anywidget.AnyWidget):
         """Show the document after the first ``position`` events; returns it."""
         position = self.index.clamp(position)
         self._move(position, self.index.time_at(position), by_user=True)
-        return self._document
+        return self.document
 
     def seek_time(self, t: float) -> Document:
         """Show the document at time ``t`` (seconds on the recording's clock); returns it."""
         t = min(max(float(t), 0.0), self.index.duration)
         self._move(self.index.position_at(t), t, by_user=True)
-        return self._document
+        return self.document
 
     def step(self, by: int = 1) -> Document:
         """Move ``by`` events forward (negative: back); returns the document."""
@@ -168,9 +171,9 @@ class Player(anywidget.AnyWidget):
 
     def _cursor(self, position: int, t: float) -> dict[str, Any]:
         """The cursor traits at ``position`` (and the document there, kept for reads)."""
-        if self._document.version != position:  # version = events applied
-            self._document = self.index.document(position)
-        doc = self._document
+        if self._state.version != position:  # version = events applied
+            self._state = self.index.document(position, text=False)
+        doc = self._state
         text_len, reasoning_len = self.index.lengths16(position)
         return {
             "position": position,
@@ -195,7 +198,9 @@ class Player(anywidget.AnyWidget):
     @property
     def document(self) -> Document:
         """The document at the cursor."""
-        return self._document
+        if self._full is None or self._full.version != self.position:
+            self._full = self.index.document(self.position)
+        return self._full
 
     def events_around(self, context: int | None = None) -> list[dict[str, Any]]:
         """Inspector rows for the events around the cursor: ``context`` before, as many after
