@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 from streamwidget.widgets.player import Player
 from streamwidget.widgets.stream_view import utf16_len
+
+_names = itertools.count(1)
 
 
 def request(player: Player, **content) -> None:
@@ -19,8 +23,8 @@ class FakeView:
     """What player.ts's text buffer does: names itself and what it holds in each request, and
     keeps the segments the kernel's replies carry (see widgets/player_text.py)."""
 
-    def __init__(self, player: Player, name: str = "view-1"):
-        self.player, self.name, self.seq = player, name, 0
+    def __init__(self, player: Player, name: str | None = None):
+        self.player, self.name, self.seq = player, name or f"view-{next(_names)}", 0
         self.segments = {"text": (0, ""), "reasoning": (0, "")}
         self.replies: list[dict] = []
         self._others = player.__dict__.get("send")  # another FakeView of the same player

@@ -36,6 +36,8 @@ from .lazy_events import FileEvents, scan
 
 #: Events between two checkpoints: a seek folds at most this many events.
 CHECKPOINT_EVERY = 128
+#: Text pieces joined at a time while indexing.
+_CHUNK = 4096
 #: A wait between two events longer than this (seconds) is a stall.
 STALL_THRESHOLD = 0.5
 
@@ -68,9 +70,14 @@ class FinalText:
 
     __slots__ = ("_ascii", "_data")
 
-    def __init__(self, text: str):
-        self._ascii = text.isascii()
-        self._data: str | bytes = text if self._ascii else text.encode("utf-16-le", "surrogatepass")
+    def __init__(self, chunks: str | list[str]):
+        chunks = [chunks] if isinstance(chunks, str) else chunks
+        self._ascii = all(chunk.isascii() for chunk in chunks)
+        self._data: str | bytes = (
+            "".join(chunks)
+            if self._ascii
+            else b"".join(chunk.encode("utf-16-le", "surrogatepass") for chunk in chunks)
+        )
 
     def __len__(self) -> int:
         """Length in UTF-16 units."""
@@ -152,6 +159,10 @@ class SeekIndex:
         codes: dict[str, int] = {}
         state = Document(**meta)
         count = 0
+        # the text is collected here, not in ``state`` (emptied now and then): a million
+        # small strings alive at once would leave the heap fragmented once joined
+        pieces: dict[str, list[str]] = {"text": [], "reasoning": []}
+        chunks: dict[str, list[str]] = {"text": [], "reasoning": []}
         for count, event in enumerate(events, 1):
             if (count - 1) % every == 0:
                 self._checkpoints.append(self._checkpoint(state))
@@ -169,11 +180,18 @@ class SeekIndex:
             grew = state.text_length != before[0], state.reasoning_length != before[1]
             self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
             self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
+            if grew[0] or grew[1]:
+                field = pieces["text" if grew[0] else "reasoning"]
+                field.append(event["text"])
+                if len(field) >= _CHUNK:
+                    chunks["text" if grew[0] else "reasoning"].append("".join(field))
+                    field.clear()
+                    state.text = state.reasoning = ""  # only its length changes from here
         if count % every == 0:
             self._checkpoints.append(self._checkpoint(state))
         self._count = count
-        self.text = FinalText(state.text)
-        self.reasoning = FinalText(state.reasoning)
+        self.text = FinalText([*chunks["text"], "".join(pieces["text"])])
+        self.reasoning = FinalText([*chunks["reasoning"], "".join(pieces["reasoning"])])
         self.text_end16 = _narrow(self.text_end16)
         self.reasoning_end16 = _narrow(self.reasoning_end16)
 
