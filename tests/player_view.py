@@ -41,6 +41,10 @@ class FakeView:
             if piece is None:
                 continue
             start, text = self.segments[field]
+            if piece.get("prepend"):
+                assert piece["end"] == start, "a prepend ends where the segment starts"
+                self.segments[field] = (piece["start"], piece["text"] + text)
+                continue
             if piece["append"]:
                 assert piece["start"] == start + utf16_len(text), "appends continue the segment"
                 self.segments[field] = (start, text + piece["text"])

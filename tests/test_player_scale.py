@@ -123,6 +123,10 @@ def test_a_view_gets_a_window_at_a_jump_and_only_what_it_lacks_after(long_file):
     middle = check(n // 2)["text"]
     assert not middle["append"] and WINDOW - 200 < middle["end"] - middle["start"] <= WINDOW
     assert middle["start"] > 0, "a jump does not send the text before the window"
+    view.ask(kind="text", position=n // 2, earlier=True)  # the reader asks for more
+    more = view.replies[-1]["text"]
+    assert more["prepend"] and more["end"] == middle["start"]
+    assert 0 < more["end"] - more["start"] <= WINDOW and view.segments["text"][0] == more["start"]
     step = check(n // 2 + 1)
     assert step["text"] is None or (step["text"]["append"] and len(step["text"]["text"]) < 40)
     back = check(n // 2 - 300)
@@ -144,6 +148,6 @@ def test_a_view_follows_kernel_side_moves_by_asking(long_file):
         start, shown = view.shown()
         assert start == 0 and shown == player.document.text
     assert all(r["text"] is None or r["text"]["append"] for r in view.replies[1:])
-    other = FakeView(player, "view-2")
+    other = FakeView(player, "second")
     other.pull()
     assert other.shown() == view.shown(), "a second view gets its own reply"

@@ -97,7 +97,10 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   const axisRow = axis(doc, 1);
   const stats = h(doc, "div", "sw-player-stats");
   const scroller = h(doc, "div", "sw-player-scroll");
-  const earlier = h(doc, "div", "sw-player-earlier");
+  // a window of a long text: the text before it comes a window at a time, on request
+  const earlier = h(doc, "button", "sw-btn sw-player-earlier") as HTMLButtonElement;
+  earlier.type = "button";
+  earlier.addEventListener("click", () => queue.pull({ earlier: true }));
   const view = new DocView(doc);
   scroller.append(earlier, view.el);
   const inspector = new Inspector(doc, (position) => queue.seek({ kind: "seek", position }));
@@ -176,7 +179,7 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
       queue.pull(); // keep showing what is drawn until the text at the cursor is here
     } else {
       const start = segments.text.start;
-      setText(earlier, start > 0 ? `… ${start.toLocaleString("en-US")} earlier characters` : "");
+      setText(earlier, `Show earlier text (${start.toLocaleString("en-US")} characters before)`);
       earlier.hidden = start === 0;
       view.update({
         status,

@@ -16,6 +16,8 @@ export interface Piece {
   text: string;
   /** true: continues the segment the view said it holds; false: replaces it. */
   append: boolean;
+  /** true: goes just before the segment (the reader asked for earlier text). */
+  prepend?: boolean;
 }
 
 /** Kernel → the view that asked. */
@@ -40,7 +42,12 @@ export class Segment {
   /** Take a reply's piece; an append that does not continue this segment is stale: dropped. */
   apply(piece: Piece | null | undefined): void {
     if (!piece) return;
-    if (!piece.append) {
+    if (piece.prepend) {
+      if (piece.end === this.start) {
+        this.text = piece.text + this.text;
+        this.start = piece.start;
+      }
+    } else if (!piece.append) {
       this.start = piece.start;
       this.text = piece.text;
     } else if (piece.start === this.end) {
@@ -81,7 +88,7 @@ export class RequestQueue {
   private inFlight: number | null = null;
   private sentAt = 0;
   private pendingSeek: Request | null = null;
-  private pendingPull = false;
+  private pendingPull: Record<string, unknown> | null = null;
   private inFlightSeek = false;
   private readonly now: () => number;
   private readonly timeoutMs: number;
@@ -97,9 +104,10 @@ export class RequestQueue {
     this.pump();
   }
 
-  /** Ask for the text at the current position (no-op if a request is already due). */
-  pull(): void {
-    this.pendingPull = true;
+  /** Ask for the text at the current position (no-op if a request is already due);
+   * `extra` goes with it (e.g. `{earlier: true}`: the text before the segment). */
+  pull(extra: Record<string, unknown> = {}): void {
+    this.pendingPull = { ...(this.pendingPull ?? {}), ...extra };
     this.pump();
   }
 
@@ -108,14 +116,14 @@ export class RequestQueue {
     if (seq !== null && seq === this.inFlight) {
       this.inFlight = null;
       // the reply brought text: whether more is needed is for the next draw to say
-      this.pendingPull = false;
+      this.pendingPull = null;
       this.pump();
     }
   }
 
   /** A request is in flight or waiting. */
   get busy(): boolean {
-    return this.waiting || this.pendingSeek !== null || this.pendingPull;
+    return this.waiting || this.pendingSeek !== null || this.pendingPull !== null;
   }
 
   /** A seek is in flight or waiting: the kernel's cursor is not where the user put it yet. */
@@ -134,13 +142,13 @@ export class RequestQueue {
     if (this.pendingSeek) {
       msg = { ...this.pendingSeek };
     } else if (this.pendingPull) {
-      msg = this.options.pull();
+      msg = { ...this.options.pull(), ...this.pendingPull };
     } else {
       return;
     }
     this.inFlightSeek = this.pendingSeek !== null;
     this.pendingSeek = null;
-    this.pendingPull = false;
+    this.pendingPull = null;
     this.seq += 1;
     this.inFlight = this.seq;
     this.sentAt = this.now();

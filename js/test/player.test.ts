@@ -201,14 +201,24 @@ describe("Player front end", () => {
     flush();
     assert.match(q(".sw-text").textContent!, /Third\./);
     assert.doesNotMatch(q(".sw-text").textContent!, /Title/);
-    assert.equal(q(".sw-player-earlier").textContent, "… 9 earlier characters");
+    assert.equal(q(".sw-player-earlier").textContent, "Show earlier text (9 characters before)");
+    q<HTMLButtonElement>(".sw-player-earlier").click();
+    const ask = model.sent.at(-1);
+    assert.deepEqual([ask.kind, ask.earlier, ask.have.text], ["text", true, [9, FULL.length]]);
+    model.emit("msg:custom", {
+      kind: "reply", view: ask.view, seq: ask.seq, position: 8, reasoning: null,
+      text: { start: 0, end: 9, text: FULL.slice(0, 9), append: false, prepend: true },
+    });
+    flush();
+    assert.match(q(".sw-text").textContent!, /^Title/);
+    assert.equal(q<HTMLButtonElement>(".sw-player-earlier").hidden, true, "nothing before");
     model.emit("msg:custom", { kind: "reply", view: "someone-else", seq: 99, position: 0,
       text: { start: 0, end: 1, text: "X", append: false }, reasoning: null });
     flush();
     assert.match(q(".sw-text").textContent!, /Third\./, "replies to other views are ignored");
-    cursor(model, 2, 1); // before the window: ask again, keep the drawing meanwhile
-    assert.deepEqual(model.sent.at(-1).have.text, [9, FULL.length]);
-    assert.match(q(".sw-text").textContent!, /Third\./);
+    cursor(model, 4, 1); // before the first window; the earlier text is held now
+    assert.equal(model.sent.length, 2, "held from 0 now: no request");
+    assert.equal(q(".sw-text").textContent!.trim(), "Ti");
   });
 
   test("buttons and keys ask the kernel to play, pause, step and change speed", () => {

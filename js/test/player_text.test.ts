@@ -99,6 +99,21 @@ describe("Segment", () => {
     assert.equal(s.text, "tail");
   });
 
+  test("a prepend goes before the segment only when it ends where the segment starts", () => {
+    const s = new Segment();
+    s.apply({ start: 6, end: 11, text: "world", append: false });
+    s.apply({ start: 0, end: 5, text: "Hello", append: false, prepend: true }); // a gap: stale
+    assert.deepEqual([s.start, s.text], [6, "world"]);
+    s.apply({ start: 0, end: 6, text: "Hello ", append: false, prepend: true });
+    assert.deepEqual([s.start, s.text, s.upTo(8)], [0, "Hello world", "Hello wo"]);
+  });
+
+  test("a pull's extra fields go with it", () => {
+    const { q, last } = queue();
+    q.pull({ earlier: true });
+    assert.deepEqual(last(), { kind: "text", position: 0, earlier: true, view: "v", seq: 1 });
+  });
+
   test("offsets count UTF-16 units, like the kernel's", () => {
     const s = new Segment();
     s.apply({ start: 0, end: 3, text: "a🌧", append: false });

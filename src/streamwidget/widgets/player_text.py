@@ -5,8 +5,10 @@ UTF-16 units, always cut at event boundaries (the kernel chose them). Asking for
 (the cursor it is about to draw), it says what it holds (``have``) and gets per field either
 nothing (the cursor's length is inside the segment: a seek back, or a step that added no
 text), the missing piece appended to the segment (the gap is at most :data:`APPEND_MAX`), or
-a new segment: the last :data:`WINDOW` units up to the cursor. A jump to the middle of a
-million-event recording therefore costs one window, never the megabytes before the cursor.
+a new segment: the last :data:`WINDOW` units up to the cursor. A view can also ask for the
+:data:`WINDOW` units before its segment (``earlier``: the reader wants to scroll further up).
+A jump to the middle of a million-event recording therefore costs one window, never the
+megabytes before the cursor.
 """
 
 from __future__ import annotations
@@ -39,9 +41,25 @@ def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str,
         "seq": request.get("seq"),
         "position": position,
     }
+    earlier = request.get("earlier") is True
     for name, final, ends in fields:
-        answer[name] = segment(final, ends, _span(have.get(name)), position)
+        held = _span(have.get(name))
+        piece = before(final, ends, held) if earlier else segment(final, ends, held, position)
+        answer[name] = piece
     return answer
+
+
+def before(final: FinalText, ends: array, have: tuple[int, int]) -> dict[str, Any] | None:
+    """Up to :data:`WINDOW` units just before a view's segment (the reader scrolled up and
+    asked for more): ``{"start", "end", "text", "prepend": True}``, or ``None`` when the
+    segment starts the text or does not start at an event boundary."""
+    start = have[0]
+    k = bisect.bisect_left(ends, start)
+    if start == 0 or k >= len(ends) or ends[k] != start:
+        return None
+    j = bisect.bisect_left(ends, max(start - WINDOW, 0), 0, k)
+    piece = final.slice(ends[j], start)
+    return {"start": ends[j], "end": start, "text": piece, "append": False, "prepend": True}
 
 
 def segment(
