@@ -30,7 +30,9 @@ WORD = re.compile(r"[^\W\d_]+|\d+")
 # text last changed, and every main-thread task over 50 ms.
 PROBE = """() => {
   const root = document.querySelector('.sw-player');
-  const probe = window.__swProbe = { down: 0, up: 0, drawn: 0, long: [] };
+  const probe = window.__swProbe = { down: 0, up: 0, drawn: 0, long: [], draws: [] };
+  new MutationObserver(() => probe.draws.push(Number(root.dataset.drawMs)))
+    .observe(root, { attributes: true, attributeFilter: ['data-draw-ms'] });
   const strip = root.querySelector('.sw-strip');
   strip.addEventListener('pointerdown', () => { probe.down = performance.now(); }, true);
   document.addEventListener('pointerup', () => { probe.up = performance.now(); }, true);
@@ -123,7 +125,7 @@ def test_a_long_recording_opens_clicks_and_drags(lab):
     lab.screenshot("player-long-clicked", player)
 
     # a 0.5 s drag from 20 % to 80 % (a pointer move every frame), then release
-    lab.page.evaluate("() => { window.__swProbe.long = []; }")
+    lab.page.evaluate("() => { window.__swProbe.long = []; window.__swProbe.draws = []; }")
     x0, x1 = box["x"] + box["width"] * 0.2, box["x"] + box["width"] * 0.8
     drag_ms = lab.page.evaluate(DRAG, {"x0": x0, "x1": x1, "y": y, "ms": 500})
     probe = settle(lab)
@@ -138,7 +140,8 @@ def test_a_long_recording_opens_clicks_and_drags(lab):
     print(
         f"\n{len(index):,} events: click at 50% drawn after {click_ms:.0f} ms; "
         f"{drag_ms:.0f} ms drag settled {settle_ms:.0f} ms after release; "
-        f"tasks > 50 ms during the drag: {probe['long']}"
+        f"tasks > 50 ms during the drag: {probe['long']}; "
+        f"draws during the drag: {len(probe['draws'])}, slowest {max(probe['draws'] or [0])} ms"
     )
     assert click_ms < 2000 and settle_ms < 2000, (click_ms, settle_ms)
     assert lab.page_errors == []

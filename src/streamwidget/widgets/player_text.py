@@ -20,7 +20,7 @@ from typing import Any
 from ..seek import FinalText, SeekIndex
 
 #: UTF-16 units of text a view gets before the cursor after a jump.
-WINDOW = 32_768
+WINDOW = 12_288
 #: The longest missing piece sent to extend a view's segment (more: a new window).
 APPEND_MAX = 65_536
 
