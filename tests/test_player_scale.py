@@ -18,7 +18,8 @@ from streamwidget import Document, Recording
 from streamwidget.recording import RecordingError
 from streamwidget.seek import SeekIndex, histogram, timing
 from streamwidget.widgets.player import Player
-from streamwidget.widgets.player_text import APPEND_MAX, WINDOW
+from streamwidget.widgets.player_text import APPEND_MAX, HELD_MAX, WINDOW
+from streamwidget.widgets.stream_view import utf16_len
 
 
 @pytest.fixture(scope="module")
@@ -131,18 +132,21 @@ def test_a_view_gets_a_window_at_a_jump_and_only_what_it_lacks_after(long_file):
     assert step["text"] is None or (step["text"]["append"] and len(step["text"]["text"]) < 40)
     back = check(n // 2 - 300)
     assert back["text"] is None and back["reasoning"] is None, "a seek back inside the window"
-    ahead = check(n // 2 + 4000)["text"]  # ~20k units later: appended, not a new window
+    ahead = check(n // 2 + 2000)["text"]  # ~10k units later: appended, not a new window
     assert ahead["append"] and ahead["end"] - ahead["start"] <= APPEND_MAX
+    for position in range(n // 2 + 2000, n, 1500):  # forward through the rest, like a drag
+        check(position)
+        assert utf16_len(view.segments["text"][1]) <= HELD_MAX, "what a view holds stays bounded"
     assert check(0)["text"] == {"start": 0, "end": 0, "text": "", "append": False}
     assert check(n)["text"]["append"] is False  # far ahead: a new window at the end
     assert view.shown()[1].endswith(player.document.text[-50:])
 
 
 def test_a_view_follows_kernel_side_moves_by_asking(long_file):
-    player = Player(long_file, position=5000)
+    player = Player(long_file, position=2000)
     view = FakeView(player)
     view.pull()
-    for position in range(5000, 5400, 37):  # playback: the kernel moves, the view asks
+    for position in range(2000, 2400, 37):  # playback: the kernel moves, the view asks
         player.seek(position)
         view.pull()
         start, shown = view.shown()

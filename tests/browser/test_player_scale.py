@@ -144,4 +144,21 @@ def test_a_long_recording_opens_clicks_and_drags(lab):
         f"draws during the drag: {len(probe['draws'])}, slowest {max(probe['draws'] or [0])} ms"
     )
     assert click_ms < 2000 and settle_ms < 2000, (click_ms, settle_ms)
+
+    # scrolled to the top of the window: the reader can ask for the text before it
+    player.locator(".sw-player-scroll").evaluate("el => { el.scrollTop = 0; }")
+    earlier = player.locator(".sw-player-earlier")
+    assert earlier.is_visible()
+    lab.screenshot("player-long-top", player)
+    label = earlier.text_content()
+    before = int(re.sub(r"\D", "", label))
+    earlier.click()
+    lab.page.wait_for_function(
+        "(label) => document.querySelector('.sw-player-earlier').textContent !== label",
+        arg=label,
+        timeout=30_000,
+    )
+    after = int(re.sub(r"\D", "", earlier.text_content()))
+    assert before - 12_288 <= after < before - 10_000, (before, after)
+    assert check_shown(player, index) == position
     assert lab.page_errors == []

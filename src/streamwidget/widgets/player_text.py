@@ -22,7 +22,10 @@ from ..seek import FinalText, SeekIndex
 #: UTF-16 units of text a view gets before the cursor after a jump.
 WINDOW = 12_288
 #: The longest missing piece sent to extend a view's segment (more: a new window).
-APPEND_MAX = 65_536
+APPEND_MAX = 16_384
+#: The most a view holds after an append (more: a new window), so that playing or dragging
+#: forward through a long text keeps what is drawn bounded.
+HELD_MAX = 65_536
 
 
 def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str, Any] | None:
@@ -75,7 +78,7 @@ def segment(
     target = ends[position]
     if start <= target <= end:
         return None
-    if end < target <= end + APPEND_MAX:
+    if end < target <= end + APPEND_MAX and target - start <= HELD_MAX:
         k = bisect.bisect_left(ends, end, 0, position + 1)
         if ends[k] == end:  # the view's end is an event boundary: extend it
             return {"start": end, "end": target, "text": final.slice(end, target), "append": True}
