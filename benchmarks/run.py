@@ -40,9 +40,9 @@ BENCHES = [
     ("store", "bench_store.py", 400),
     ("live", "bench_live.py", 300),
     ("seek", "bench_seek.py", 300),  # written separately; run when present
-    ("player", "bench_player.py", 600),
     ("share", "bench_share.py", 300),
     ("postgres", "bench_postgres.py", 600),  # skipped when PostgreSQL is not installed
+    ("player", "bench_player.py", 600),
 ]
 
 
