@@ -124,7 +124,7 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     schedule();
   }
 
-  let drawnPosition: number | null = null; // the position the last draw showed
+  let drawnPosition: number | null = null; // the position the document was last drawn at
 
   function drawTimeline(): void {
     const tl = model.get("timeline");
@@ -171,13 +171,15 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     if (!queue.seeking) strip.setCursor(time);
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
-    const moved = drawnPosition !== null && drawnPosition !== position;
-    drawnPosition = position;
+    let moved = false;
     const textLen = model.get("text_len") ?? 0;
     const reasoningLen = model.get("reasoning_len") ?? 0;
     if (!segments.text.holds(textLen) || !segments.reasoning.holds(reasoningLen)) {
       queue.pull(); // keep showing what is drawn until the text at the cursor is here
     } else {
+      // the first draw with text counts as a move: the view opens at the cursor
+      moved = drawnPosition !== position;
+      drawnPosition = position;
       const start = segments.text.start;
       setText(earlier, `Show earlier text (${start.toLocaleString("en-US")} characters before)`);
       earlier.hidden = start === 0;
