@@ -102,7 +102,11 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   earlier.type = "button";
   earlier.addEventListener("click", () => queue.pull({ earlier: true }));
   const view = new DocView(doc);
-  scroller.append(earlier, view.el);
+  scroller.append(view.el);
+  // just above the reply's text when the renderer has one, else at the top
+  const textEl = view.el.querySelector(".sw-text");
+  if (textEl) textEl.before(earlier);
+  else scroller.prepend(earlier);
   const inspector = new Inspector(doc, (position) => queue.seek({ kind: "seek", position }));
   root.append(title, bar, strip.el, axisRow, stats, scroller, inspector.el);
   el.append(root);

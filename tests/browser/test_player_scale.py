@@ -145,9 +145,9 @@ def test_a_long_recording_opens_clicks_and_drags(lab):
     )
     assert click_ms < 2000 and settle_ms < 2000, (click_ms, settle_ms)
 
-    # scrolled to the top of the window: the reader can ask for the text before it
-    player.locator(".sw-player-scroll").evaluate("el => { el.scrollTop = 0; }")
+    # scrolled up to the start of the window: the reader can ask for the text before it
     earlier = player.locator(".sw-player-earlier")
+    earlier.scroll_into_view_if_needed()
     assert earlier.is_visible()
     lab.screenshot("player-long-top", player)
     label = earlier.text_content()
