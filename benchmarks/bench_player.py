@@ -12,7 +12,8 @@ memory is its own:
   in the comm_open (the old ``text_full``/``reasoning_full`` traits), a seek building the
   document with its text (``SeekIndex.document``).
 
-Memory is the process's resident set after opening, minus before (and the peak), in bytes;
+Memory is the process's resident set after opening, minus before (and the peak), in bytes,
+after a first small Player (one-time costs: imports, the first widget);
 the target is at most twice the file's size. Standalone:
 ``python benchmarks/bench_player.py [--quick] [--events N] [--json PATH]``.
 """
@@ -62,6 +63,7 @@ def child(variant: str, path: Path, seeks: int) -> dict[str, Any]:
     from streamwidget.recording import Recording
     from streamwidget.widgets.player import Player
 
+    Player("hello").close()  # one-time costs (imports, the first widget) are not the recording's
     gc.collect()
     before, start = rss(), time.perf_counter()
     if variant == "new":
@@ -133,7 +135,9 @@ def rows_for(new: dict[str, Any], old: dict[str, Any], size: int) -> list[dict[s
             "B",
             baseline=old["held_bytes"],
             target=f"<= 2x file ({2 * size:,} B)",
-            passed=new["held_bytes"] <= 2 * size,
+            # the target is for a million events; at --quick sizes one-time heap growth weighs
+            # more than the recording, so the row only informs
+            passed=new["held_bytes"] <= 2 * size if new["events"] >= 1_000_000 else None,
             note=f"{new['held_bytes'] / size:.2f}x the file; peak {new['peak_bytes']:,} B",
             **prev,
         ),
