@@ -104,7 +104,10 @@ def test_a_bad_file_fails_like_the_strict_loader(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text("\n".join([*lines, ""]))
     player = Player(good, position=0)
-    good.write_text("\n".join([*lines, '{"t": 0.2, "type": "text", "text": "changed"}']))
+    with open(good, "a") as out:  # still being written: what was indexed stays readable
+        out.write('{"t": 0.2, "type": "text", "text": "more"}\n')
+    assert player.seek(1).text == "a" and len(player.index) == 1
+    good.write_text(lines[0] + "\n")
     with pytest.raises(RecordingError, match="changed on disk"):
         player.seek(1)
 

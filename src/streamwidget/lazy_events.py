@@ -25,8 +25,9 @@ class FileEvents(Sequence[Event]):
     """A read-only sequence of the events of one recording file.
 
     ``offsets[i]`` is the byte offset where event ``i``'s line starts; ``offsets[-1]`` is the
-    end of the last one. Reading ``events[a:b]`` reads that byte range once. The file must not
-    change while this is in use (a changed file is detected by its size and raises).
+    end of the last one. Reading ``events[a:b]`` reads that byte range once. The file may grow
+    (lines appended are not seen: open it again for those) but must not otherwise change; a
+    file that shrank raises :class:`RecordingError`.
     """
 
     def __init__(self, path: str | os.PathLike[str], offsets: array, size: int):
@@ -63,7 +64,8 @@ class FileEvents(Sequence[Event]):
         if stop <= start:
             return []
         with open(self.path, "rb") as file:
-            if os.fstat(file.fileno()).st_size != self._size:
+            # lines appended since (a recording still being written) leave these offsets valid
+            if os.fstat(file.fileno()).st_size < self._size:
                 raise RecordingError("changed on disk since it was opened", source=str(self.path))
             file.seek(self.offsets[start])
             data = file.read(self.offsets[stop] - self.offsets[start])
