@@ -115,7 +115,7 @@ format: $(VENV)/.streamwidget-test.stamp
 
 # stdin from /dev/null: a test runner must never sit in watch mode waiting for keys.
 js-test: $(NODE_STAMP)
-	cd js && npm test </dev/null
+	cd js && npm run typecheck && npm test </dev/null
 
 # The whole suite: unit tests, browser tests (tests/browser) and the notebooks (nbval).
 # The store is always a throwaway file, whatever the caller's environment says.

@@ -44,6 +44,7 @@ BENCHES = [
     ("postgres", "bench_postgres.py", 600),  # skipped when PostgreSQL is not installed
     ("notebook", "bench_notebook.py", 300),
     ("chat", "bench_chat.py", 300),
+    ("player", "bench_player.py", 600),
 ]
 
 

@@ -536,3 +536,26 @@ async def test_opening_a_long_conversation_sends_the_last_window_and_pages_befor
     chat._handle_custom_msg({**ask, "conversation_id": chat.conversation_id}, [])
     first = comm.custom()[-1]
     assert first["start"] == 0 and [t["id"] for t in first["turns"]] == ["ml0", "ml1"]
+
+
+def test_history_leaves_out_the_calls_the_providers_server_ran():
+    """A reply with a server-run web search and an app tool: only the app's call goes back to
+    the model as a tool call (a provider rejects its own server's calls sent as ours)."""
+    from streamwidget.document import Document
+    from streamwidget.widgets.chat_log import reply_messages
+
+    events = [
+        {"t": 0.1, "type": "tool_call_start", "id": "srv_1", "name": "web_search", "server": True},
+        {"t": 0.2, "type": "tool_call_end", "id": "srv_1", "arguments": {"query": "paris"}},
+        {"t": 0.3, "type": "tool_result", "id": "srv_1", "status": "done", "result": "[...]"},
+        {"t": 0.4, "type": "tool_call_start", "id": "call_1", "name": "get_weather"},
+        {"t": 0.5, "type": "tool_call_end", "id": "call_1", "arguments": {"city": "Paris"}},
+        {"t": 0.6, "type": "tool_result", "id": "call_1", "status": "done", "result": "sunny"},
+        {"t": 0.7, "type": "text", "text": "It is sunny."},
+        {"t": 0.8, "type": "finish", "reason": "stop"},
+    ]
+    messages = reply_messages(Document.from_events(events, "s1"))
+    calls = [c["id"] for m in messages for c in m.get("tool_calls", [])]
+    assert calls == ["call_1"]
+    assert [m.get("tool_call_id") for m in messages if m["role"] == "tool"] == ["call_1"]
+    assert messages[-1] == {"role": "assistant", "content": "It is sunny."}

@@ -10,28 +10,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamwidget as sw
+from player_view import FakeView, request
 from streamwidget import Recording, ReplayProvider, Store, start
 from streamwidget.widgets.compare import diff_summary, diff_words
 from streamwidget.widgets.player import Player, event_row
 from streamwidget.widgets.stream_view import utf16_len
 
 
-def request(player: Player, **content) -> None:
-    """What the front end sends (a custom comm message)."""
-    player._handle_custom_msg(content, [])
-
-
 def shown(player: Player) -> str:
-    """The text the front end shows: the final text cut to text_len UTF-16 units."""
-    return player.text_full.encode("utf-16-le")[: 2 * player.text_len].decode("utf-16-le")
+    """The text a view shows at the cursor (asking the kernel like the front end does)."""
+    view = FakeView(player)
+    view.pull()
+    start, text = view.shown()
+    assert start == 0, "short recordings fit in one window"
+    return text
 
 
-def test_a_new_player_shows_the_final_document_and_holds_the_full_text():
+def test_a_new_player_shows_the_final_document():
     recording = Recording.bundled("weather-tool-error")
     player = Player(recording)
     final = recording.document()
     assert (player.position, player.status) == (len(recording), "error")
-    assert player.text_full == final.text and player.reasoning_full == final.reasoning
+    view = FakeView(player)
+    view.pull()
+    assert view.shown() == (0, final.text) and view.shown("reasoning") == (0, final.reasoning)
     assert shown(player) == final.text and player.error == final.error
     assert player.time == recording.duration == player.info["duration"]
     assert player.info["title"] == recording.header["title"]
@@ -94,8 +96,10 @@ def test_the_inspector_lists_the_events_around_the_cursor():
 def test_a_seek_sends_a_few_small_fields_whatever_the_jump(comms):
     player = Player("markdown-tour")
     comm = comms[-1]
-    opened = json.dumps(comm.messages[0]["data"])
-    assert player.text_full[-200:] in opened  # the full text goes out once, with the state
+    state = dict(comm.messages[0]["data"]["state"])
+    state.pop("_esm"), state.pop("_css", None)  # the front-end code, the same for every widget
+    opened = json.dumps(state)
+    assert len(opened) < 6000 and player.document.text[-40:] not in opened, "no text"
     sizes = []
     for position in [10, 3000, 5, 1500, 1501]:
         before = comm.nbytes()
@@ -103,7 +107,8 @@ def test_a_seek_sends_a_few_small_fields_whatever_the_jump(comms):
         sizes.append(comm.nbytes() - before)
     assert max(sizes) < 2500, sizes
     assert sizes[-1] < 1500, "one step forward"
-    assert all("text_full" not in update for update in comm.updates())
+    tail = player.document.text[-30:]
+    assert all(tail not in json.dumps(u) for u in comm.updates()), "no text in the traits"
     assert len(comm.updates()) == 5, "one message per seek"
 
 

@@ -1,10 +1,10 @@
 // anywidget front end of the Player: a recording shown at a cursor you can play and scrub.
 //
 // The kernel owns the cursor. This view sends requests (seek, step, play, pause, speed) and
-// draws what the traits say: the final text arrives once (`text_full`), and the cursor traits
-// give its length at the cursor, so the document shown is a slice — see widgets/player.py.
-// Dragging the strip moves the playhead at once and asks the kernel for at most one seek per
-// animation frame (the last position always goes out on release).
+// draws what the traits say. No trait holds text: the view holds a segment of the final text
+// and asks the kernel for what it lacks at the cursor (player_text.ts, widgets/player.py).
+// Dragging the strip moves the playhead at once; seeks go through a queue that keeps one in
+// flight and replaces a waiting one by the newest, so the view never falls behind the pointer.
 
 import "./styles.css";
 import "./player.css";
@@ -14,6 +14,7 @@ import { DocView } from "./player_doc";
 import { Inspector } from "./player_inspector";
 import type { PlayerModel, PlayerMsg } from "./player_model";
 import { axis, setAxis, shortDuration, Strip, timingParts } from "./player_strip";
+import { type Reply, RequestQueue, Segment } from "./player_text";
 
 type AnyModel = WidgetModel<PlayerModel>;
 
@@ -56,6 +57,16 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   const doc = el.ownerDocument;
   const win = doc.defaultView ?? window;
   const send = (msg: PlayerMsg) => model.send(msg);
+  const viewId = `v${Math.random().toString(36).slice(2, 10)}`;
+  const segments = { text: new Segment(), reasoning: new Segment() };
+  const queue = new RequestQueue({
+    send: (msg) => model.send(msg),
+    context: () => ({
+      view: viewId,
+      have: { text: segments.text.span(), reasoning: segments.reasoning.span() },
+    }),
+    pull: () => ({ kind: "text", position: model.get("position") ?? 0 }),
+  });
 
   const root = h(doc, "div", "sw-stream sw-player");
   const title = h(doc, "div", "sw-player-title");
@@ -86,9 +97,17 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   const axisRow = axis(doc, 1);
   const stats = h(doc, "div", "sw-player-stats");
   const scroller = h(doc, "div", "sw-player-scroll");
+  // a window of a long text: the text before it comes a window at a time, on request
+  const earlier = h(doc, "button", "sw-btn sw-player-earlier") as HTMLButtonElement;
+  earlier.type = "button";
+  earlier.addEventListener("click", () => queue.pull({ earlier: true }));
   const view = new DocView(doc);
   scroller.append(view.el);
-  const inspector = new Inspector(doc, (position) => send({ kind: "seek", position }));
+  // just above the reply's text when the renderer has one, else at the top
+  const textEl = view.el.querySelector(".sw-text");
+  if (textEl) textEl.before(earlier);
+  else scroller.prepend(earlier);
+  const inspector = new Inspector(doc, (position) => queue.seek({ kind: "seek", position }));
   root.append(title, bar, strip.el, axisRow, stats, scroller, inspector.el);
   el.append(root);
 
@@ -96,28 +115,20 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   forward.addEventListener("click", () => send({ kind: "step", by: 1 }));
   play.addEventListener("click", () => send({ kind: model.get("playing") ? "pause" : "play" }));
 
-  // Dragging: one seek per animation frame at most; the final one always goes out.
-  let wanted: number | null = null;
-  let seekFrame: number | null = null;
-  function requestSeek(t: number, final: boolean): void {
-    wanted = t;
-    if (final) {
-      if (seekFrame !== null) win.cancelAnimationFrame(seekFrame);
-      seekFrame = null;
-      flushSeek();
-    } else if (seekFrame === null) {
-      seekFrame = win.requestAnimationFrame(() => {
-        seekFrame = null;
-        flushSeek();
-      });
-    }
-  }
-  function flushSeek(): void {
-    if (wanted !== null) send({ kind: "seek", t: wanted });
-    wanted = null;
+  // Dragging: the queue sends where the pointer is now whenever the last seek is answered.
+  function requestSeek(t: number, _final: boolean): void {
+    queue.seek({ kind: "seek", t });
   }
 
-  let drawnPosition: number | null = null; // the position the last draw showed
+  function onMessage(msg: Reply): void {
+    if (!msg || msg.kind !== "reply" || msg.view !== viewId) return;
+    segments.text.apply(msg.text);
+    segments.reasoning.apply(msg.reasoning);
+    queue.answered(msg.seq);
+    schedule();
+  }
+
+  let drawnPosition: number | null = null; // the position the document was last drawn at
 
   function drawTimeline(): void {
     const tl = model.get("timeline");
@@ -160,21 +171,36 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
       `${clockText(time)} / ${shortDuration(info.duration ?? 0)} · event ` +
         `${position.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`,
     );
-    strip.setCursor(time);
+    // until the kernel answers the user's last seek, the playhead stays where the user put it
+    if (!queue.seeking) strip.setCursor(time);
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
-    const moved = drawnPosition !== null && drawnPosition !== position;
-    drawnPosition = position;
-    view.update({
-      status,
-      text: (model.get("text_full") ?? "").slice(0, model.get("text_len") ?? 0),
-      reasoning: (model.get("reasoning_full") ?? "").slice(0, model.get("reasoning_len") ?? 0),
-      tool_calls: model.get("tool_calls") ?? [],
-      parts: model.get("parts"),
-      error: model.get("error"),
-      meta: model.get("meta") ?? {},
-      clock: time,
-    });
+    let moved = false;
+    const textLen = model.get("text_len") ?? 0;
+    const reasoningLen = model.get("reasoning_len") ?? 0;
+    if (!segments.text.holds(textLen) || !segments.reasoning.holds(reasoningLen)) {
+      queue.pull(); // keep showing what is drawn until the text at the cursor is here
+    } else {
+      // the first draw with text counts as a move: the view opens at the cursor
+      moved = drawnPosition !== position;
+      drawnPosition = position;
+      const start = segments.text.start;
+      setText(earlier, `Show earlier text (${start.toLocaleString("en-US")} characters before)`);
+      earlier.hidden = start === 0;
+      const started = win.performance?.now() ?? 0;
+      view.update({
+        status,
+        text: segments.text.upTo(textLen),
+        reasoning: segments.reasoning.upTo(reasoningLen),
+        tool_calls: model.get("tool_calls") ?? [],
+        parts: model.get("parts"),
+        error: model.get("error"),
+        meta: model.get("meta") ?? {},
+        clock: time,
+      });
+      // how long the document took to draw (ms): for tests and benchmarks to read
+      root.dataset.drawMs = ((win.performance?.now() ?? 0) - started).toFixed(1);
+    }
     // The cursor is at the end of the text shown: a seek or a step brings it into sight, and
     // playback keeps it there unless the reader scrolled up to read.
     if (moved && (!playing || atBottom)) scroller.scrollTop = scroller.scrollHeight;
@@ -193,18 +219,19 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   }
   const traits = [
     "position", "time", "text_len", "reasoning_len", "status", "tool_calls", "parts", "error", "meta",
-    "inspector", "playing", "speed", "info", "text_full", "reasoning_full",
+    "inspector", "playing", "speed", "info",
   ].map((name) => `change:${name}`);
   for (const name of traits) model.on(name, schedule);
   model.on("change:timeline", drawTimeline);
+  model.on("msg:custom", onMessage);
   drawTimeline();
   draw();
 
   return () => {
     for (const name of traits) model.off(name, schedule);
     model.off("change:timeline", drawTimeline);
+    model.off("msg:custom", onMessage);
     if (frame !== null) win.cancelAnimationFrame(frame);
-    if (seekFrame !== null) win.cancelAnimationFrame(seekFrame);
     root.remove();
   };
 }

@@ -45,12 +45,11 @@ export interface PlayerInfo {
 /** The synced traits of a Player model. */
 export interface PlayerModel {
   info: PlayerInfo;
-  text_full: string;
-  reasoning_full: string;
   timeline: Timeline;
   position: number;
   time: number;
-  /** Length of the text and reasoning at the cursor, in UTF-16 units (slices of *_full). */
+  /** Length of the text and reasoning at the cursor, in UTF-16 units (the view asks the
+   * kernel for the text itself: player_text.ts). */
   text_len: number;
   reasoning_len: number;
   status: Status;
@@ -65,10 +64,9 @@ export interface PlayerModel {
   speed: number;
 }
 
-/** Front end → kernel. */
+/** Front end → kernel (seeks and text requests go through player_text.ts's RequestQueue,
+ * which adds the view's name, what it holds and a sequence number the reply echoes). */
 export type PlayerMsg =
-  | { kind: "seek"; position: number }
-  | { kind: "seek"; t: number }
   | { kind: "step"; by: number }
   | { kind: "play" }
   | { kind: "pause" }

@@ -25,8 +25,6 @@ function timeline(over: Partial<Timeline> = {}): Timeline {
 class FakeModel {
   attrs: PlayerModel = {
     info: { title: "A recording", source: "bundled:x", model: "m", provider: "p", events: 8, duration: 10 },
-    text_full: FULL,
-    reasoning_full: "",
     timeline: timeline(),
     position: 8,
     time: 10,
@@ -45,6 +43,14 @@ class FakeModel {
   };
   handlers = new Map<string, Set<Callback>>();
   sent: any[] = [];
+  /** Answer requests at once, as a kernel holding FULL would (the whole text in one piece). */
+  autoReply = true;
+
+  reply(msg: any): void {
+    const piece = { start: 0, end: FULL.length, text: FULL, append: false };
+    const empty = { start: 0, end: 0, text: "", append: false };
+    this.emit("msg:custom", { kind: "reply", view: msg.view, seq: msg.seq, position: 0, text: piece, reasoning: empty });
+  }
 
   set(values: Partial<PlayerModel>): void {
     Object.assign(this.attrs, values);
@@ -66,7 +72,10 @@ class FakeModel {
       off: (event, cb) => {
         if (event && cb) this.handlers.get(event)?.delete(cb);
       },
-      send: (msg) => this.sent.push(msg),
+      send: (msg: any) => {
+        this.sent.push(msg);
+        if (this.autoReply && msg.view) this.reply(msg);
+      },
     };
   }
 }
@@ -95,7 +104,17 @@ function mount(model: FakeModel) {
   doc.body.append(el);
   const stop = widget().render({ model: model.proxy(), el });
   const root = el.querySelector<HTMLElement>(".sw-player")!;
-  return { el, stop, root, q: <T extends Element = HTMLElement>(sel: string) => root.querySelector<T>(sel)! };
+  const q = <T extends Element = HTMLElement>(sel: string) => root.querySelector<T>(sel)!;
+  /** The reply's text as drawn: every text run, in order (none before any text is here). */
+  const shown = () => Array.from(root.querySelectorAll(".sw-text"), (e) => e.textContent).join("");
+  return { el, stop, root, q, shown };
+}
+
+/** The requests sent, without what the queue adds (view, have, seq) and without text pulls. */
+function requests(model: FakeModel): any[] {
+  return model.sent
+    .filter((m) => m.kind !== "text")
+    .map(({ view, have, seq, ...rest }) => rest);
 }
 
 /** Move the cursor as the kernel would: to `n` characters of the final text. */
@@ -108,6 +127,7 @@ describe("Player front end", () => {
   test("shows the prefix of the final text the cursor traits select", () => {
     const model = new FakeModel();
     const { root, q } = mount(model);
+    flush(); // the text asked for on mount has come back
     assert.equal(root.dataset.position, "8");
     assert.equal(root.dataset.status, "complete");
     assert.match(q(".sw-text").textContent!, /Third\./);
@@ -134,28 +154,74 @@ describe("Player front end", () => {
     assert.notEqual(q(".sw-text .sw-block"), firstBlock);
   });
 
-  test("dragging the strip seeks by time, at most once per frame, and always on release", () => {
+  test("dragging keeps one seek in flight and sends only the newest position next", () => {
     const model = new FakeModel();
     const { q } = mount(model);
+    flush();
+    model.autoReply = false;
+    model.sent = [];
     const strip = q(".sw-strip");
     strip.getBoundingClientRect = () => ({ left: 100, width: 400, top: 0, height: 44 }) as DOMRect;
     const at = (type: string, x: number, target: EventTarget) =>
       target.dispatchEvent(new win.MouseEvent(type, { clientX: x, button: 0, bubbles: true }));
-    at("pointerdown", 200, strip); // 25 %
+    at("pointerdown", 200, strip); // 25 %: goes out at once
     at("pointermove", 250, doc);
     at("pointermove", 300, doc); // 50 %
-    assert.deepEqual(model.sent, [], "nothing before the animation frame");
+    assert.deepEqual(requests(model), [{ kind: "seek", t: 2.5 }], "one in flight, the rest wait");
     assert.equal(parseFloat(q(".sw-strip-head").style.left), 50, "the playhead follows the pointer");
-    flush();
-    assert.deepEqual(model.sent, [{ kind: "seek", t: 5 }]);
+    model.reply(model.sent[0]);
+    assert.deepEqual(requests(model), [{ kind: "seek", t: 2.5 }, { kind: "seek", t: 5 }], "37.5 % was dropped");
     model.set({ time: 2 }); // a late kernel answer must not yank the playhead while dragging
     flush();
     assert.equal(parseFloat(q(".sw-strip-head").style.left), 50);
-    at("pointerup", 600, doc); // past the end: clamped
-    assert.deepEqual(model.sent.at(-1), { kind: "seek", t: 10 });
+    at("pointerup", 600, doc); // past the end: clamped, waits for the answer to t=5
+    assert.equal(model.sent.length, 2);
+    model.set({ time: 5 }); // the answer to t=5 lands after release: still not the playhead's place
+    flush();
+    assert.equal(parseFloat(q(".sw-strip-head").style.left), 100, "the playhead stays at the release");
+    model.reply(model.sent[1]);
+    assert.deepEqual(requests(model).at(-1), { kind: "seek", t: 10 });
+    assert.deepEqual(model.sent.map((m) => m.seq), [1, 2, 3].map((n) => n + model.sent[0].seq - 1));
     at("pointermove", 150, doc);
     flush();
-    assert.equal(model.sent.length, 2, "no seeks after release");
+    assert.equal(model.sent.length, 3, "no seeks after release");
+  });
+
+  test("the view asks for the text it lacks and shows where its window starts", () => {
+    const model = new FakeModel();
+    model.autoReply = false;
+    const { q, shown } = mount(model);
+    flush();
+    assert.deepEqual(model.sent.map((m) => [m.kind, m.position, m.have.text]), [["text", 8, [0, 0]]]);
+    assert.equal(shown(), "", "nothing to draw before the text is here");
+    cursor(model, FULL.length, 8);
+    assert.equal(model.sent.length, 1, "one request in flight at a time");
+    const tail = FULL.slice(9);
+    model.emit("msg:custom", {
+      kind: "reply", view: model.sent[0].view, seq: model.sent[0].seq, position: 8,
+      text: { start: 9, end: FULL.length, text: tail, append: false }, reasoning: null,
+    });
+    flush();
+    assert.match(shown(), /Third\./);
+    assert.doesNotMatch(shown(), /Title/);
+    assert.equal(q(".sw-player-earlier").textContent, "Show earlier text (9 characters before)");
+    q<HTMLButtonElement>(".sw-player-earlier").click();
+    const ask = model.sent.at(-1);
+    assert.deepEqual([ask.kind, ask.earlier, ask.have.text], ["text", true, [9, FULL.length]]);
+    model.emit("msg:custom", {
+      kind: "reply", view: ask.view, seq: ask.seq, position: 8, reasoning: null,
+      text: { start: 0, end: 9, text: FULL.slice(0, 9), append: false, prepend: true },
+    });
+    flush();
+    assert.match(shown(), /^Title/);
+    assert.equal(q<HTMLButtonElement>(".sw-player-earlier").hidden, true, "nothing before");
+    model.emit("msg:custom", { kind: "reply", view: "someone-else", seq: 99, position: 0,
+      text: { start: 0, end: 1, text: "X", append: false }, reasoning: null });
+    flush();
+    assert.match(shown(), /Third\./, "replies to other views are ignored");
+    cursor(model, 4, 1); // before the first window; the earlier text is held now
+    assert.equal(model.sent.length, 2, "held from 0 now: no request");
+    assert.equal(shown().trim(), "Ti");
   });
 
   test("buttons and keys ask the kernel to play, pause, step and change speed", () => {
@@ -170,7 +236,7 @@ describe("Player front end", () => {
     strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
     strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "ArrowLeft", shiftKey: true, bubbles: true }));
     strip.dispatchEvent(new win.KeyboardEvent("keydown", { key: "Home", bubbles: true }));
-    assert.deepEqual(model.sent, [
+    assert.deepEqual(requests(model), [
       { kind: "play" },
       { kind: "step", by: -1 },
       { kind: "speed", value: 10 },
@@ -186,7 +252,7 @@ describe("Player front end", () => {
     const pressed = [...root.querySelectorAll('.sw-speed[aria-pressed="true"]')].map((b) => b.textContent);
     assert.deepEqual(pressed, ["10×"]);
     q<HTMLButtonElement>(".sw-play").click();
-    assert.deepEqual(model.sent.at(-1), { kind: "pause" });
+    assert.deepEqual(requests(model).at(-1), { kind: "pause" });
   });
 
   test("the inspector marks past, current and future events and seeks on click", () => {
@@ -198,7 +264,7 @@ describe("Player front end", () => {
     assert.deepEqual(when, ["5:past", "6:past", "7:current", "8:future"]);
     assert.match(q(".sw-inspector-summary").textContent!, /^Event 8 of 8 · tool_call_start/);
     root.querySelector<HTMLElement>('.sw-ev[data-index="5"] .sw-ev-payload')!.click();
-    assert.deepEqual(model.sent, [{ kind: "seek", position: 6 }]);
+    assert.deepEqual(requests(model), [{ kind: "seek", position: 6 }]);
   });
 
   test("the strip draws stalls, tool calls, time to first token and the metrics", () => {

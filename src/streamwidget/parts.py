@@ -171,8 +171,10 @@ class Parts:
         return [part.wire(index == last) for index, part in enumerate(self.items)]
 
     def copy(self) -> Parts:
+        """An independent copy. Only the last part ever changes (a run grows, a thinking run
+        ends), so the others are shared: the Player's checkpoints stay small."""
         twin = Parts()
-        twin.items = [Part(**part.to_dict()) for part in self.items]
+        twin.items = self.items[:-1] + [Part(**part.to_dict()) for part in self.items[-1:]]
         twin._length, twin._length16 = dict(self._length), dict(self._length16)
         twin._after_result = self._after_result
         twin.boundaries = self.boundaries

@@ -15,27 +15,48 @@ result equals ``Document.from_events(events[:k])`` exactly (``tests/test_seek.py
 position of every bundled recording). Offsets are also kept in UTF-16 code units, which is
 what a browser's ``string.length`` counts, so a front end holding the final text can slice it.
 
-:func:`timing` computes what the timing strip and the analytics views show; the SQL in
-:mod:`streamwidget.analytics` follows the same definitions (the tests compare them).
+:func:`timing` (from :mod:`streamwidget.timing`, re-exported here) computes what the timing
+strip and the analytics views show.
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
-import math
+import os
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .document import Document
 from .events import TEXT_FIELDS, Event
+from .lazy_events import FileEvents, scan
+from .timing import (
+    STALL_THRESHOLD,
+    Timing,
+    histogram,
+    histogram_pairs,
+    quantile,
+    timing,
+    timing_columns,
+)
+
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "STALL_THRESHOLD",
+    "FinalText",
+    "SeekIndex",
+    "Timing",
+    "histogram",
+    "quantile",
+    "timing",
+    "timing_columns",
+]
 
 #: Events between two checkpoints: a seek folds at most this many events.
 CHECKPOINT_EVERY = 128
-#: A wait between two events longer than this (seconds) is a stall.
-STALL_THRESHOLD = 0.5
+#: Text pieces joined at a time while indexing.
+_CHUNK = 4096
 
 
 def _utf16_len(text: str) -> int:
@@ -56,11 +77,55 @@ def _clone(doc: Document) -> Document:
     clone.reasoning = ""
     clone.tool_calls = [copy.copy(call) for call in doc.tool_calls]
     clone._parts = doc._parts.copy()  # parts keep their own offsets: the text may be empty
+    clone.warnings = list(doc.warnings)  # apply() appends to it
     return clone
 
 
+class FinalText:
+    """One field's final text, sliced by UTF-16 offsets: kept as the ``str`` when it is ASCII
+    (one byte a character, offsets are indexes), else as UTF-16 bytes (two bytes a unit; a
+    ``str`` holding one emoji would take four bytes a character)."""
+
+    __slots__ = ("_ascii", "_data")
+
+    def __init__(self, chunks: str | list[str]):
+        chunks = [chunks] if isinstance(chunks, str) else chunks
+        self._ascii = all(chunk.isascii() for chunk in chunks)
+        self._data: str | bytes = (
+            "".join(chunks)
+            if self._ascii
+            else b"".join(chunk.encode("utf-16-le", "surrogatepass") for chunk in chunks)
+        )
+
+    def __len__(self) -> int:
+        """Length in UTF-16 units."""
+        return len(self._data) if self._ascii else len(self._data) // 2
+
+    def slice(self, start: int, stop: int) -> str:
+        """Units ``start`` to ``stop`` (both at character boundaries)."""
+        if self._ascii:
+            return str(self._data[start:stop])
+        data = self._data[2 * start : 2 * stop]
+        assert isinstance(data, bytes)
+        return data.decode("utf-16-le", "surrogatepass")
+
+
+def _narrow(values: array[int]) -> array[int]:
+    """``values`` in 4-byte ints when they fit (offsets of texts under 2 GB)."""
+    if not values or values[-1] < 2**31:  # non-decreasing: the last is the largest
+        return array("i", values)
+    return values
+
+
 class SeekIndex:
-    """Random access to the documents of one event list. Build once, then seek in O(log n)."""
+    """Random access to the documents of one event list. Build once, then seek in O(log n).
+
+    ``SeekIndex(events)`` indexes a list in memory; :meth:`from_file` indexes a ``.jsonl``
+    recording without holding its events (they are re-read from the file when a seek folds a
+    few). Either way the index itself holds, per event, its time, its type as a small code and
+    the text lengths after it (~33 bytes), plus the final text once and one small checkpoint
+    every ``every`` events.
+    """
 
     def __init__(
         self,
@@ -71,62 +136,130 @@ class SeekIndex:
         provider: str | None = None,
         every: int = CHECKPOINT_EVERY,
     ):
+        self.events: Sequence[Event] = list(events)
+        self._build(
+            self.events, {"stream_id": stream_id, "model": model, "provider": provider}, every
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, every: int = CHECKPOINT_EVERY
+    ) -> tuple[dict[str, Any], SeekIndex]:
+        """The header of a recording file and the index of its events, read once and not
+        kept (see :mod:`streamwidget.lazy_events`). Raises :class:`~streamwidget.recording.
+        RecordingError` for a bad file, like the strict loader."""
+        header, events, offsets = scan(path)
+        meta = {
+            "stream_id": str(header.get("stream_id", "")),
+            "model": str(header.get("model", "")) or None,
+            "provider": str(header.get("provider", "")) or None,
+        }
+        index = cls.__new__(cls)
+        index._build(events, meta, every)
+        index.events = FileEvents(path, offsets, os.stat(path).st_size)
+        return header, index
+
+    def _build(self, events: Iterable[Event], meta: dict[str, Any], every: int) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.events = list(events)
         self.every = every
-        self._meta: dict[str, Any] = {"stream_id": stream_id, "model": model, "provider": provider}
-        n = len(self.events)
+        self._meta = meta
         #: ``t`` of each event (seconds since the request), in order.
         self.times = array("d")
-        # Cumulative lengths after k events (index 0..n), in code points and UTF-16 units.
-        self.text_end = array("q", [0])
-        self.reasoning_end = array("q", [0])
+        #: each event's type as a code: ``kind_names[code]`` (255: one of the rarest types)
+        self.kinds = array("B")
+        self.kind_names: list[str] = []
+        # Cumulative lengths after k events (index 0..n) in UTF-16 units: the offsets a browser
+        # counts and the ones :class:`FinalText` slices by.
         self.text_end16 = array("q", [0])
         self.reasoning_end16 = array("q", [0])
         self._checkpoints: list[Document] = []
-        state = Document(**self._meta)
-        for index, event in enumerate(self.events):
-            if index % every == 0:
-                self._checkpoints.append(_clone(state))
+        codes: dict[str, int] = {}
+        state = Document(**meta)
+        count = 0
+        # the text is collected here, not in ``state`` (emptied now and then): a million
+        # small strings alive at once would leave the heap fragmented once joined
+        pieces: dict[str, list[str]] = {"text": [], "reasoning": []}
+        chunks: dict[str, list[str]] = {"text": [], "reasoning": []}
+        for count, event in enumerate(events, 1):
+            if (count - 1) % every == 0:
+                self._checkpoints.append(self._checkpoint(state))
             before = state.text_length, state.reasoning_length
             state.apply(event)
             self.times.append(state.last_t)
-            self.text_end.append(state.text_length)
-            self.reasoning_end.append(state.reasoning_length)
+            kind = str(event.get("type"))
+            code = codes.get(kind)
+            if code is None:
+                code = codes[kind] = min(len(self.kind_names), 255)
+                self.kind_names.append(kind)
+            self.kinds.append(code)
             # Only a text or reasoning event can grow a field, by exactly its own piece.
-            grown16 = _utf16_len(event["text"]) if event.get("type") in TEXT_FIELDS else 0
+            grown16 = _utf16_len(event["text"]) if kind in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
             self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
             self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
-        if n % every == 0:
-            self._checkpoints.append(_clone(state))
-        self.final_text = state.text
-        self.final_reasoning = state.reasoning
+            if grew[0] or grew[1]:
+                field = pieces["text" if grew[0] else "reasoning"]
+                field.append(event["text"])
+                if len(field) >= _CHUNK:
+                    chunks["text" if grew[0] else "reasoning"].append("".join(field))
+                    field.clear()
+                    state.text = state.reasoning = ""  # only its length changes from here
+        if count % every == 0:
+            self._checkpoints.append(self._checkpoint(state))
+        self._count = count
+        self.text = FinalText([*chunks["text"], "".join(pieces["text"])])
+        self.reasoning = FinalText([*chunks["reasoning"], "".join(pieces["reasoning"])])
+        self.text_end16 = _narrow(self.text_end16)
+        self.reasoning_end16 = _narrow(self.reasoning_end16)
+
+    def _checkpoint(self, state: Document) -> Document:
+        """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
+        with it (checkpoints are never changed: a seek clones one before folding)."""
+        clone = _clone(state)
+        if self._checkpoints:
+            previous = self._checkpoints[-1].tool_calls
+            clone.tool_calls = [
+                previous[i] if i < len(previous) and previous[i] == call else call
+                for i, call in enumerate(clone.tool_calls)
+            ]
+        return clone
 
     def __len__(self) -> int:
-        return len(self.events)
+        return self._count
 
     @property
     def duration(self) -> float:
         """``t`` of the last event (0 for no events)."""
         return self.times[-1] if self.times else 0.0
 
-    def document(self, position: int) -> Document:
-        """The document after the first ``position`` events: ``from_events(events[:position])``."""
+    def document(self, position: int, *, text: bool = True) -> Document:
+        """The document after the first ``position`` events: ``from_events(events[:position])``.
+
+        ``text=False``: everything but the text and reasoning (left empty), which are the
+        only parts whose cost grows with the position (a copy of up to the whole text).
+        """
         position = self.clamp(position)
         base = position - position % self.every
         doc = _clone(self._checkpoints[base // self.every])
         for event in self.events[base:position]:
             doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
-        doc.text = self.final_text[: self.text_end[position]]
-        doc.reasoning = self.final_reasoning[: self.reasoning_end[position]]
+        doc.text = self.text.slice(0, self.text_end16[position]) if text else ""
+        doc.reasoning = self.reasoning.slice(0, self.reasoning_end16[position]) if text else ""
         return doc
+
+    @property
+    def final_text(self) -> str:
+        return self.text.slice(0, len(self.text))
+
+    @property
+    def final_reasoning(self) -> str:
+        return self.reasoning.slice(0, len(self.reasoning))
 
     @property
     def final(self) -> Document:
         """The document after every event."""
-        return self.document(len(self.events))
+        return self.document(len(self))
 
     def position_at(self, t: float) -> int:
         """How many events have happened at time ``t``: those with ``event.t <= t``."""
@@ -138,136 +271,31 @@ class SeekIndex:
         return self.times[position - 1] if position else 0.0
 
     def clamp(self, position: int) -> int:
-        return min(max(int(position), 0), len(self.events))
+        return min(max(int(position), 0), len(self))
 
     def lengths16(self, position: int) -> tuple[int, int]:
         """Text and reasoning lengths after ``position`` events, in UTF-16 code units."""
         position = self.clamp(position)
         return self.text_end16[position], self.reasoning_end16[position]
 
+    def code(self, kind: str) -> int:
+        """The code of an event type in :attr:`kinds` (-1 when no event has it)."""
+        try:
+            return self.kind_names.index(kind)
+        except ValueError:
+            return -1
 
-# -- timing -----------------------------------------------------------------------------------
+    def timing(self, *, stall_threshold: float = STALL_THRESHOLD) -> Timing:
+        """The :class:`Timing` of the indexed events, from the index's columns."""
+        return timing_columns(
+            self.times,
+            self.kinds,
+            self.final,
+            (self.code("text"), self.code("tool_result")),
+            stall_threshold=stall_threshold,
+        )
 
-
-@dataclass
-class Timing:
-    """How a reply arrived over time: what the timing strip draws and the analytics report.
-
-    Definitions (the SQL views use the same ones):
-
-    - ``ttft``: ``t`` of the first ``text`` event; ``duration``: ``t`` of the last event.
-    - ``output_tokens``: ``usage.output_tokens`` of the document when the provider reported
-      it (``tokens_source="usage"``), else the number of ``text`` events (``"events"``).
-    - ``tokens_per_s``: ``output_tokens / (duration - ttft)`` — the rate the StreamView header
-      shows; ``None`` when the reply has no text or no time passed.
-    - gaps: the waits between consecutive events, except waits that end in a ``tool_result``
-      (that is time a tool ran, see ``tools``); the wait before the first event is ``ttft``.
-      ``stalls``: gaps longer than ``stall_threshold``, as ``(start, end)`` times.
-    """
-
-    duration: float
-    ttft: float | None
-    text_events: int
-    output_tokens: int
-    tokens_source: str
-    tokens_per_s: float | None
-    gap_p50: float | None
-    gap_p95: float | None
-    gap_max: float | None
-    stall_threshold: float
-    stalls: list[tuple[float, float]] = field(default_factory=list)
-    #: ``(started_at, ended_at, name, status)`` per tool call.
-    tools: list[tuple[float, float, str, str]] = field(default_factory=list)
-
-    @property
-    def stall_time(self) -> float:
-        return sum(end - start for start, end in self.stalls)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "duration": self.duration,
-            "ttft": self.ttft,
-            "text_events": self.text_events,
-            "output_tokens": self.output_tokens,
-            "tokens_source": self.tokens_source,
-            "tokens_per_s": self.tokens_per_s,
-            "gap_p50": self.gap_p50,
-            "gap_p95": self.gap_p95,
-            "gap_max": self.gap_max,
-            "stall_threshold": self.stall_threshold,
-            "stalls": [list(s) for s in self.stalls],
-            "stall_time": self.stall_time,
-            "tools": [list(s) for s in self.tools],
-        }
-
-
-def quantile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (DuckDB's ``quantile_cont``)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def timing(
-    events: Sequence[Event],
-    final: Document | None = None,
-    *,
-    stall_threshold: float = STALL_THRESHOLD,
-) -> Timing:
-    """The :class:`Timing` of ``events`` (``final``: their document, when already built)."""
-    final = final if final is not None else Document.from_events(list(events))
-    times = [float(e.get("t", 0.0)) for e in events]
-    kinds = [e.get("type") for e in events]
-    text_times = [t for t, k in zip(times, kinds) if k == "text"]
-    duration = times[-1] if times else 0.0
-    ttft = text_times[0] if text_times else None
-    usage_tokens = (final.usage or {}).get("output_tokens")
-    if isinstance(usage_tokens, (int, float)) and not isinstance(usage_tokens, bool):
-        output_tokens, source = int(usage_tokens), "usage"
-    else:
-        output_tokens, source = len(text_times), "events"
-    rate = None
-    if ttft is not None and duration > ttft:
-        rate = output_tokens / (duration - ttft)
-    gaps: list[tuple[float, float]] = [
-        (times[i - 1], times[i]) for i in range(1, len(times)) if kinds[i] != "tool_result"
-    ]
-    widths = [end - start for start, end in gaps]
-    return Timing(
-        duration=duration,
-        ttft=ttft,
-        text_events=len(text_times),
-        output_tokens=output_tokens,
-        tokens_source=source,
-        tokens_per_s=rate,
-        gap_p50=quantile(widths, 0.5),
-        gap_p95=quantile(widths, 0.95),
-        gap_max=max(widths) if widths else None,
-        stall_threshold=stall_threshold,
-        stalls=[(s, e) for s, e in gaps if e - s > stall_threshold],
-        tools=[
-            (
-                call.started_at or 0.0,
-                call.ended_at if call.ended_at is not None else duration,
-                call.name,
-                call.status,
-            )
-            for call in final.tool_calls
-        ],
-    )
-
-
-def histogram(events: Sequence[Event], span: float, bins: int = 240) -> dict[str, list[int]]:
-    """Token arrivals per time bin over ``[0, span]``: ``{"text": [...], "reasoning": [...]}``."""
-    counts = {name: [0] * bins for name in TEXT_FIELDS}
-    width = span / bins if span > 0 else 1.0
-    for event in events:
-        kind = event.get("type")
-        if kind in counts:
-            index = min(int(float(event.get("t", 0.0)) / width), bins - 1)
-            counts[kind][max(index, 0)] += 1
-    return counts
+    def histogram(self, span: float, bins: int = 240) -> dict[str, list[int]]:
+        """Token arrivals per time bin over ``[0, span]`` (see :func:`histogram`)."""
+        codes = {self.code(name): name for name in TEXT_FIELDS}
+        return histogram_pairs(zip(self.times, self.kinds), codes, span, bins)

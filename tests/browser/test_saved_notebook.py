@@ -38,7 +38,8 @@ CELLS = [
 
 SHOWN = """() => ({
   views: Array.from(document.querySelectorAll('.sw-stream:not(.sw-chat)')).map((v) => ({
-    status: v.dataset.status, text: (v.querySelector('.sw-text') || {}).textContent || '' })),
+    status: v.dataset.status,
+    text: Array.from(v.querySelectorAll('.sw-text')).map((t) => t.textContent).join(' ') })),
   chatTurns: Array.from(document.querySelectorAll('.sw-chat .sw-turn')).map((t) => t.textContent),
   bundles: Object.keys(window.__streamwidget__ || {}).length,
   styles: document.querySelectorAll('style').length,

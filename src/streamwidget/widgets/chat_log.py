@@ -190,11 +190,12 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
 
 def reply_messages(doc: Document) -> list[dict[str, Any]]:
     """One stored reply as model messages: finished tool calls with their results, then the
-    text (the text around the calls is one string in the document)."""
+    text (the text around the calls is one string in the document). Calls the provider's
+    server ran are its own business: sent back as ours, a provider would reject them."""
     calls = [
         c
         for c in doc.tool_calls
-        if c.status in ("done", "error", "denied") and c.arguments is not None
+        if c.status in ("done", "error", "denied") and c.arguments is not None and not c.server
     ]
     messages: list[dict[str, Any]] = []
     if calls:

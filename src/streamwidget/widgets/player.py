@@ -6,19 +6,22 @@ instant), step back/forward, a timing strip that doubles as the scrubber, and an
 inspector around the cursor.
 
 Sync design. The kernel owns the cursor; the front end asks (``seek``, ``step``, ``play``,
-``pause``, ``speed`` messages) and the kernel answers with traits:
+``pause``, ``speed`` messages) and the kernel answers with traits, plus text on request:
 
-- ``text_full``/``reasoning_full`` hold the *final* text once. A document's text only grows by
-  appending, so the text at any position is a prefix of the final text: the cursor traits carry
-  its length (``text_len``, in UTF-16 units, what JavaScript's ``string.length`` counts) and the
-  front end slices. A seek therefore costs a few dozen bytes whatever the jump, forward or
-  back, and the whole reply crosses the wire once (linear, like StreamView's deltas) — cheaper
-  than re-sending a prefix per jump, and a saved notebook holds everything the view needs.
-- the non-text state at the cursor (status, tool calls, error, meta) and the inspector rows
-  are small traits, changed together under ``hold_sync`` (one message per seek); unchanged
-  traits are not re-sent.
+- the cursor traits (position, time, status, tool calls, error, meta, inspector rows) are
+  small, changed together under ``hold_sync`` (one message per move). ``text_len`` and
+  ``reasoning_len`` give the length of the text at the cursor in UTF-16 units (what
+  JavaScript's ``string.length`` counts). No trait holds text: the comm_open is small however
+  long the recording.
+- a document's text only grows by appending, so the text at any position is a prefix of the
+  final text. Each view holds one *segment* ``[start, end)`` of it per field and says which in
+  its requests (``have``); the kernel's ``reply`` (sent before the cursor traits move) carries
+  only what that view lacks for the position: the missing piece when it is short (playing,
+  stepping), else a window of the last :data:`WINDOW` units up to the cursor (a jump). A seek
+  back inside the segment costs no text at all. See :mod:`streamwidget.widgets.player_text`.
 - the document at a position comes from a :class:`~streamwidget.seek.SeekIndex` (a prefix
-  plus the nearest checkpoint folded forward), never from a full re-fold.
+  plus the nearest checkpoint folded forward), never from a full re-fold; a ``.jsonl`` file is
+  indexed without holding its events (:meth:`SeekIndex.from_file`).
 
 Playback is an asyncio task on the kernel's loop that moves the cursor along the recording's
 clock at most once per ``frame_interval``; ``speed=0`` (instant) jumps to the end.
@@ -35,11 +38,13 @@ from typing import Any
 import traitlets
 
 from ..document import Document
+from ..lazy_events import is_recording_file
 from ..recording import Recording
-from ..seek import STALL_THRESHOLD, SeekIndex, Timing, histogram, timing
+from ..seek import STALL_THRESHOLD, SeekIndex, Timing
 from ..store import Store
 from ..transfer import open_recording
 from .base import BundledWidget
+from .player_text import reply
 
 #: Speeds the front end offers (0 is instant).
 SPEEDS = (1.0, 2.0, 10.0, 0.0)
@@ -52,7 +57,7 @@ def timeline_data(
 ) -> dict[str, Any]:
     """What a timing strip draws: the timing plus token arrivals binned over ``span``."""
     span = max(span if span is not None else index.duration, 1e-9)
-    return {**timing_.to_dict(), "span": span, "bins": histogram(index.events, span, bins)}
+    return {**timing_.to_dict(), "span": span, "bins": index.histogram(span, bins)}
 
 
 def event_row(index: int, event: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +80,6 @@ class Player(BundledWidget):
     VIEW = "player"
 
     info = traitlets.Dict().tag(sync=True)
-    text_full = traitlets.Unicode("").tag(sync=True)
-    reasoning_full = traitlets.Unicode("").tag(sync=True)
     timeline = traitlets.Dict().tag(sync=True)
     # the cursor: ``position`` events applied, at ``time`` on the recording's clock
     position = traitlets.Int(0).tag(sync=True)
@@ -112,32 +115,27 @@ class Player(BundledWidget):
                 f"; expected {_ARGS}"
             )
         _check_speed(speed)
-        self.recording: Recording = open_recording(source, store)
-        header = self.recording.header
-        self.index = SeekIndex(
-            self.recording.events,
-            stream_id=str(header.get("stream_id", "")),
-            model=self.recording.model or None,
-            provider=self.recording.provider or None,
-        )
-        self.timing = timing(self.index.events, self.index.final, stall_threshold=stall_threshold)
+        self.header, self.index, self._recording = _open(source, store)
+        self.source: str = self._recording.source if self._recording else str(source)
+        self.timing = self.index.timing(stall_threshold=stall_threshold)
         self.context = context
         self.frame_interval = frame_interval
         self._task: asyncio.Task[None] | None = None
         self._anchor = (0.0, 0.0)  # (monotonic clock, recording time) playback runs from
         start = self.index.clamp(len(self.index) if position is None else position)
-        self._document = self.index.document(start)
+        # the document at the cursor without its text (what the traits need), and the whole
+        # document, built when Python asks for it (its text costs a copy up to the cursor)
+        self._state = self.index.document(start, text=False)
+        self._full: Document | None = None
         super().__init__(
             info={
-                "title": header.get("title") or "",
-                "source": self.recording.source,
-                "model": self.recording.model,
-                "provider": self.recording.provider,
+                "title": self.header.get("title") or "",
+                "source": self.source,
+                "model": str(self.header.get("model", "")),
+                "provider": str(self.header.get("provider", "")),
                 "events": len(self.index),
                 "duration": self.index.duration,
             },
-            text_full=self.index.final_text,
-            reasoning_full=self.index.final_reasoning,
             timeline=timeline_data(self.index, self.timing),
             speed=float(speed),
             **self._cursor(start, self.index.time_at(start)),
@@ -151,13 +149,13 @@ class Player(BundledWidget):
         """Show the document after the first ``position`` events; returns it."""
         position = self.index.clamp(position)
         self._move(position, self.index.time_at(position), by_user=True)
-        return self._document
+        return self.document
 
     def seek_time(self, t: float) -> Document:
         """Show the document at time ``t`` (seconds on the recording's clock); returns it."""
         t = min(max(float(t), 0.0), self.index.duration)
         self._move(self.index.position_at(t), t, by_user=True)
-        return self._document
+        return self.document
 
     def step(self, by: int = 1) -> Document:
         """Move ``by`` events forward (negative: back); returns the document."""
@@ -173,9 +171,9 @@ class Player(BundledWidget):
 
     def _cursor(self, position: int, t: float) -> dict[str, Any]:
         """The cursor traits at ``position`` (and the document there, kept for reads)."""
-        if self._document.version != position:  # version = events applied
-            self._document = self.index.document(position)
-        doc = self._document
+        if self._state.version != position:  # version = events applied
+            self._state = self.index.document(position, text=False)
+        doc = self._state
         text_len, reasoning_len = self.index.lengths16(position)
         return {
             "position": position,
@@ -201,7 +199,9 @@ class Player(BundledWidget):
     @property
     def document(self) -> Document:
         """The document at the cursor."""
-        return self._document
+        if self._full is None or self._full.version != self.position:
+            self._full = self.index.document(self.position)
+        return self._full
 
     def events_around(self, context: int | None = None) -> list[dict[str, Any]]:
         """Inspector rows for the events around the cursor: ``context`` before, as many after
@@ -210,7 +210,7 @@ class Player(BundledWidget):
 
     def _rows(self, position: int, context: int) -> list[dict[str, Any]]:
         start, stop = max(position - context, 0), min(position + context, len(self.index))
-        return [event_row(i, self.index.events[i]) for i in range(start, stop)]
+        return [event_row(i, e) for i, e in enumerate(self.index.events[start:stop], start)]
 
     # -- playback -----------------------------------------------------------------------
 
@@ -271,19 +271,39 @@ class Player(BundledWidget):
         if not isinstance(content, dict):
             return
         kind = content.get("kind")
-        if kind == "seek":
-            if isinstance(content.get("position"), (int, float)):
-                self.seek(int(content["position"]))
-            elif isinstance(content.get("t"), (int, float)):
-                self.seek_time(float(content["t"]))
-        elif kind == "step" and isinstance(content.get("by"), (int, float)):
-            self.step(int(content["by"]))
+        target = self._target(content)
+        if target is not None or kind == "text":
+            # the text the asking view lacks goes out before the cursor traits that need it
+            position = (
+                target[0]
+                if target is not None
+                else self.index.clamp(_int(content, "position", self.position))
+            )
+            answer = reply(self.index, content, position)
+            if answer is not None:
+                self.send(answer)
+        if target is not None:
+            self._move(*target, by_user=True)
         elif kind == "play":
             self.play()
         elif kind == "pause":
             self.pause()
         elif kind == "speed" and content.get("value") in SPEEDS:
             self.speed = float(content["value"])
+
+    def _target(self, content: dict[str, Any]) -> tuple[int, float] | None:
+        """Where a ``seek`` or ``step`` request puts the cursor: ``(position, time)``."""
+        kind = content.get("kind")
+        if kind == "seek" and _is_number(content.get("position")):
+            position = self.index.clamp(int(content["position"]))
+            return position, self.index.time_at(position)
+        if kind == "seek" and _is_number(content.get("t")):
+            t = min(max(float(content["t"]), 0.0), self.index.duration)
+            return self.index.position_at(t), t
+        if kind == "step" and _is_number(content.get("by")):
+            position = self.index.clamp(self.position + int(content["by"]))
+            return position, self.index.time_at(position)
+        return None
 
     # -- more -----------------------------------------------------------------------------
 
@@ -294,6 +314,14 @@ class Player(BundledWidget):
 
         return replay(self.recording, speed=speed, store=store)
 
+    @property
+    def recording(self) -> Recording:
+        """The whole recording in memory: for a ``.jsonl`` file it is read (every event) on
+        first use — the Player itself only keeps an index of it."""
+        if self._recording is None:
+            self._recording = Recording.load(self.source)
+        return self._recording
+
     def close(self) -> None:
         if getattr(self, "_task", None) is not None:
             self.pause()
@@ -301,7 +329,7 @@ class Player(BundledWidget):
 
     def __repr__(self) -> str:
         return (
-            f"Player({self.recording.source!r}, position={self.position}/{len(self.index)}, "
+            f"Player({self.source!r}, position={self.position}/{len(self.index)}, "
             f"t={self.time:.2f}s, status={self.status!r})"
         )
 
@@ -315,3 +343,27 @@ def _check_speed(speed: Any) -> None:
         or math.isinf(speed)
     ):
         raise ValueError(f"speed must be a number >= 0 (0 is instant), got {speed!r}")
+
+
+def _open(source: Any, store: Store | None) -> tuple[dict[str, Any], SeekIndex, Recording | None]:
+    """Header, seek index and (unless read lazily from a file) the recording of ``source``."""
+    if is_recording_file(source):
+        header, index = SeekIndex.from_file(source)
+        return header, index, None
+    recording = open_recording(source, store)
+    index = SeekIndex(
+        recording.events,
+        stream_id=str(recording.header.get("stream_id", "")),
+        model=recording.model or None,
+        provider=recording.provider or None,
+    )
+    return recording.header, index, recording
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(content: dict[str, Any], name: str, default: int) -> int:
+    value = content.get(name)
+    return int(value) if value is not None and _is_number(value) else default

@@ -1,0 +1,101 @@
+"""The Player's text on request: each view gets only the piece of the final text it lacks.
+
+A view holds one segment ``[start, end)`` of the final text (and one of the reasoning), in
+UTF-16 units, always cut at event boundaries (the kernel chose them). Asking for ``position``
+(the cursor it is about to draw), it says what it holds (``have``) and gets per field either
+nothing (the cursor's length is inside the segment: a seek back, or a step that added no
+text), the missing piece appended to the segment (the gap is at most :data:`APPEND_MAX`), or
+a new segment: the last :data:`WINDOW` units up to the cursor. A view can also ask for the
+:data:`WINDOW` units before its segment (``earlier``: the reader wants to scroll further up).
+A jump to the middle of a million-event recording therefore costs one window, never the
+megabytes before the cursor.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from typing import Any
+
+from ..seek import FinalText, SeekIndex
+
+#: UTF-16 units of text a view gets before the cursor after a jump.
+WINDOW = 12_288
+#: The longest missing piece sent to extend a view's segment (more: a new window).
+APPEND_MAX = 16_384
+#: The most a view holds after an append (more: a new window), so that playing or dragging
+#: forward through a long text keeps what is drawn bounded.
+HELD_MAX = 65_536
+
+
+def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str, Any] | None:
+    """The ``reply`` message to a view's request (``None`` if it did not name itself)."""
+    view = request.get("view")
+    if not isinstance(view, str):
+        return None  # an older front end, or a request that wants no text
+    given = request.get("have")
+    have: dict[str, Any] = given if isinstance(given, dict) else {}
+    fields = (
+        ("text", index.text, index.text_end16),
+        ("reasoning", index.reasoning, index.reasoning_end16),
+    )
+    answer: dict[str, Any] = {
+        "kind": "reply",
+        "view": view,
+        "seq": request.get("seq"),
+        "position": position,
+    }
+    earlier = request.get("earlier") is True
+    for name, final, ends in fields:
+        held = _span(have.get(name))
+        piece = before(final, ends, held) if earlier else segment(final, ends, held, position)
+        answer[name] = piece
+    return answer
+
+
+def before(final: FinalText, ends: array[int], have: tuple[int, int]) -> dict[str, Any] | None:
+    """Up to :data:`WINDOW` units just before a view's segment (the reader scrolled up and
+    asked for more): ``{"start", "end", "text", "prepend": True}``, or ``None`` when the
+    segment starts the text or does not start at an event boundary."""
+    start = have[0]
+    k = bisect.bisect_left(ends, start)
+    if start == 0 or k >= len(ends) or ends[k] != start:
+        return None
+    j = bisect.bisect_left(ends, max(start - WINDOW, 0), 0, k)
+    piece = final.slice(ends[j], start)
+    return {"start": ends[j], "end": start, "text": piece, "append": False, "prepend": True}
+
+
+def segment(
+    final: FinalText, ends: array[int], have: tuple[int, int], position: int
+) -> dict[str, Any] | None:
+    """What a view holding ``have`` needs of ``final`` to show it after ``position`` events:
+    ``None``, or ``{"start", "end", "text", "append"}`` (offsets in UTF-16 units).
+
+    ``ends[k]``: the field's length after ``k`` events. Pieces start and end at event
+    boundaries (never inside a character).
+    """
+    start, end = have
+    target = ends[position]
+    if start <= target <= end:
+        return None
+    if end < target <= end + APPEND_MAX and target - start <= HELD_MAX:
+        k = bisect.bisect_left(ends, end, 0, position + 1)
+        if ends[k] == end:  # the view's end is an event boundary: extend it
+            return {"start": end, "end": target, "text": final.slice(end, target), "append": True}
+    k = bisect.bisect_left(ends, max(target - WINDOW, 0), 0, position + 1)
+    piece = final.slice(ends[k], target)
+    return {"start": ends[k], "end": target, "text": piece, "append": False}
+
+
+def _span(value: Any) -> tuple[int, int]:
+    """A view's ``[start, end]`` as two ints with ``0 <= start <= end``; ``(0, 0)`` (nothing
+    held) for anything else."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 0 <= value[0] <= value[1]
+    ):
+        return value[0], value[1]
+    return 0, 0
