@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .events import TERMINAL_TYPES, Event, EventError, validate_event
-from .recording import RecordingError, _parse_header
+from .recording import RecordingError, _parse_header, file_errors
 
 
 class FileEvents(Sequence[Event]):
@@ -77,14 +77,8 @@ def scan(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Iterator[Event],
     loader does) and the array the iterator fills with their byte offsets as it goes (one more
     than the events, once the iterator is exhausted)."""
     source = os.fspath(path)
-    try:
+    with file_errors(source):
         file = open(path, "rb")  # noqa: SIM115 - closed by the generator
-    except FileNotFoundError:
-        raise RecordingError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise RecordingError("is a directory, not a .jsonl recording", source=source) from None
-    except OSError as exc:
-        raise RecordingError(f"cannot be read: {exc.strerror}", source=source) from None
     offset, number = 0, 0
     header: dict[str, Any] | None = None
     for raw in file:

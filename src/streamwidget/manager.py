@@ -175,6 +175,16 @@ def start(
     return StreamHandle(stream_id, store, task, loop, run)
 
 
+def start_replay(recording: Any, *, speed: float = 1.0, store: Store | None = None) -> StreamHandle:
+    """Replay a recording (bundled name, path, or :class:`~streamwidget.Recording`) as a new
+    stream, the same path a live model takes; its title and description go with it."""
+    from .providers.replay import ReplayProvider
+
+    provider = ReplayProvider(recording, speed=speed)
+    header = {k: v for k, v in provider.recording.header.items() if k in ("title", "description")}
+    return start(provider, store=store, header=header)
+
+
 def _end_if_open(store: Store, stream_id: str) -> None:
     """A task cancelled before its first step never ran its own handlers: end it here."""
     with contextlib.suppress(StoreError, KeyError):

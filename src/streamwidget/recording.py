@@ -12,9 +12,10 @@ the problems in :attr:`Recording.problems`, so a damaged file still gives up wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -51,6 +52,19 @@ class RecordingError(ValueError):
         self.reason = message
         where = f"{source}, line {line}" if line is not None else source
         super().__init__(f"{where}: {message}")
+
+
+@contextlib.contextmanager
+def file_errors(source: str) -> Iterator[None]:
+    """A recording file that cannot be opened or read raises :class:`RecordingError`."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise RecordingError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise RecordingError("is a directory, not a .jsonl recording", source=source) from None
+    except OSError as exc:
+        raise RecordingError(f"cannot be read: {exc.strerror}", source=source) from None
 
 
 @dataclass
@@ -103,13 +117,8 @@ class Recording:
         """Read a ``.jsonl`` recording file."""
         source = os.fspath(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RecordingError("no such file", source=source) from None
-        except IsADirectoryError:
-            raise RecordingError("is a directory, not a .jsonl recording", source=source) from None
-        except OSError as exc:
-            raise RecordingError(f"cannot be read: {exc.strerror}", source=source) from None
+            with file_errors(source):
+                text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise RecordingError(
                 f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source

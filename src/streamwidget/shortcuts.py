@@ -6,9 +6,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .manager import start
+from .manager import start, start_replay
 from .providers.base import ChatRequest, Provider
-from .providers.replay import ReplayProvider
 from .recording import Recording
 from .store import Store
 from .tools import Tool
@@ -23,9 +22,7 @@ def replay(
     The replay takes the same path as a live model: it is written to the store as a new
     stream and the view follows the store.
     """
-    provider = ReplayProvider(recording, speed=speed)
-    header = {k: v for k, v in provider.recording.header.items() if k in ("title", "description")}
-    return StreamView(start(provider, store=store, header=header))
+    return StreamView(start_replay(recording, speed=speed, store=store))
 
 
 def ask(

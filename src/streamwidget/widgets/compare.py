@@ -22,7 +22,7 @@ from ..seek import STALL_THRESHOLD, SeekIndex, timing
 from ..store import Store
 from ..transfer import open_recording
 from .base import BundledWidget
-from .player import timeline_data
+from .timeline import timeline_data
 
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
 _ARGS = "a, b, labels=, store=, stall_threshold=, layout="

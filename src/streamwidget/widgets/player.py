@@ -30,7 +30,6 @@ clock at most once per ``frame_interval``; ``speed=0`` (instant) jumps to the en
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from typing import Any
@@ -39,38 +38,17 @@ import traitlets
 
 from ..document import Document
 from ..lazy_events import is_recording_file
-from ..recording import Recording
-from ..seek import STALL_THRESHOLD, SeekIndex, Timing
+from ..recording import Recording, event_row
+from ..seek import STALL_THRESHOLD, SeekIndex
 from ..store import Store
 from ..transfer import open_recording
 from .base import BundledWidget
 from .player_text import reply
+from .timeline import timeline_data
 
 #: Speeds the front end offers (0 is instant).
 SPEEDS = (1.0, 2.0, 10.0, 0.0)
-PAYLOAD_CHARS = 160
 _ARGS = "source, store=, position=, speed=, stall_threshold=, context=, frame_interval=, layout="
-
-
-def timeline_data(
-    index: SeekIndex, timing_: Timing, span: float | None = None, bins: int = 240
-) -> dict[str, Any]:
-    """What a timing strip draws: the timing plus token arrivals binned over ``span``."""
-    span = max(span if span is not None else index.duration, 1e-9)
-    return {**timing_.to_dict(), "span": span, "bins": index.histogram(span, bins)}
-
-
-def event_row(index: int, event: dict[str, Any]) -> dict[str, Any]:
-    """One inspector row: index, time, type and the payload as short JSON."""
-    payload = {k: v for k, v in event.items() if k not in ("t", "type")}
-    text = json.dumps(payload, ensure_ascii=False, default=str)
-    short = text if len(text) <= PAYLOAD_CHARS else text[: PAYLOAD_CHARS - 1] + "…"
-    return {
-        "i": index,
-        "t": float(event.get("t", 0.0)),
-        "type": event.get("type"),
-        "payload": short,
-    }
 
 
 class Player(BundledWidget):
@@ -310,9 +288,10 @@ class Player(BundledWidget):
     def to_store(self, *, store: Store | None = None, speed: float = 0.0) -> Any:
         """Replay the recording through the manager into ``store`` (a new stream, like any
         live one); returns the :class:`~streamwidget.StreamView` that follows it."""
-        from ..shortcuts import replay
+        from ..manager import start_replay
+        from .stream_view import StreamView
 
-        return replay(self.recording, speed=speed, store=store)
+        return StreamView(start_replay(self.recording, speed=speed, store=store))
 
     @property
     def recording(self) -> Recording:
