@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "wheel-cache"
 SUPPORTED = ["3.11", "3.12", "3.13"]  # the classifiers in pyproject.toml
-FRONT_END = ["stream_view.js", "chat.js", "player.js", "compare.js"]
+FRONT_END = ["bundle.js", "bundle.css", "loader.js"]
 
 
 TOOL_CHECK = """
@@ -167,7 +167,7 @@ def test_the_wheel_installs_and_runs_the_readme_quickstart(
         text=True,
         check=True,
     ).stdout.strip()
-    assert where.startswith(str(tmp_path)) and (Path(where) / "static/chat.js").is_file()
+    assert where.startswith(str(tmp_path)) and (Path(where) / "static/bundle.js").is_file()
 
 
 def test_pip_refuses_the_wheel_on_python_3_10(wheel: Path, tmp_path: Path) -> None:
