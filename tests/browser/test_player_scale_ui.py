@@ -70,7 +70,8 @@ def words(text: str) -> list[str]:
 
 
 def on_screen(player) -> str:
-    return player.locator(".sw-text").inner_text()
+    """The reply's text as drawn: every text run (tool cards sit between them), in order."""
+    return "\n".join(player.locator(".sw-text").all_inner_texts())
 
 
 def settle(lab, quiet_ms: int = 400) -> dict:
@@ -105,7 +106,8 @@ def test_a_long_recording_opens_clicks_and_drags(lab):
     lab.wait_for(f'.sw-player[data-position="{len(index)}"]', timeout=120)
     player = lab.page.locator(".sw-player").first
     lab.page.wait_for_function(
-        "() => document.querySelector('.sw-player .sw-text')?.textContent.length > 1000",
+        "() => Array.from(document.querySelectorAll('.sw-player .sw-text'))"
+        ".reduce((n, e) => n + e.textContent.length, 0) > 1000",
         timeout=60_000,
     )
     check_shown(player, index)
