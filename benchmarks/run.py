@@ -45,6 +45,7 @@ BENCHES = [
     ("notebook", "bench_notebook.py", 300),
     ("chat", "bench_chat.py", 300),
     ("player", "bench_player.py", 600),
+    ("listing", "bench_listing.py", 300),
 ]
 
 

@@ -1,0 +1,153 @@
+"""11. Listings at 100k and 1M streams: ``streamwidget ls --limit 20`` costs what it shows.
+
+A store file is filled in bulk with SQL (N finished streams of 6 events each: five text pieces
+and a finish), then, in a fresh process each time, ``stats(store, limit=20)`` (what ``ls
+--limit 20`` runs: the newest streams are picked in the query, so only their events are read)
+is timed against the way listings used to work: metrics for every stream, cut in Python (run
+at the smaller size only: it reads every event). Target: ``ls --limit 20`` ≤ 0.3 s at 1M.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import child_env, emit, log, parse_args, row
+
+SECTION = "11 listing"
+EVENTS_EACH = 6
+
+FILL = """
+INSERT INTO streams (id, status, content, reasoning, tool_calls, finish_reason, model, provider,
+                     request, header, first_token_t, last_t, version, created_at)
+SELECT 's_' || lpad(i::VARCHAR, 8, '0'), 'complete', 'token token token token token ', '',
+       '[]', 'stop', 'm' || (i % 5)::VARCHAR, 'bench', '{}', '{}', 0.1, 0.6, 6,
+       TIMESTAMPTZ '2026-01-01' + to_seconds(i)
+FROM range($1) t(i);
+INSERT INTO events (stream_id, seq, t, type, payload)
+SELECT 's_' || lpad(i::VARCHAR, 8, '0'), j, 0.1 * (j + 1),
+       CASE WHEN j = 5 THEN 'finish' ELSE 'text' END,
+       CASE WHEN j = 5 THEN '{"reason": "stop"}' ELSE '{"text": "token "}' END
+FROM range($1) t(i), range(6) u(j);
+"""
+
+LIST = r"""
+import json, sys, time
+from streamwidget.analytics import stats
+from streamwidget.store import Store
+store = Store(sys.argv[1])
+t0 = time.perf_counter()
+if sys.argv[2] == "limit":
+    rows = stats(store, limit=20).fetchall()
+else:  # every stream's metrics, then the newest 20 kept in Python
+    rows = stats(store).fetchall()[:20]
+t1 = time.perf_counter()
+store.close()
+print(json.dumps({"seconds": t1 - t0, "rows": len(rows)}))
+"""
+
+
+def build(path: str, streams: int) -> float:
+    import duckdb
+
+    from streamwidget.store import Store
+
+    started = time.perf_counter()
+    Store(path).close()  # the schema, as a store writes it
+    con = duckdb.connect(path)
+    for statement in FILL.split(";"):
+        if statement.strip():
+            con.execute(statement, [streams])
+    con.close()
+    return time.perf_counter() - started
+
+
+def listing(path: str, how: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", LIST, path, how],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        check=True,
+        timeout=900,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def command(*argv: str) -> float:
+    """Wall time of ``python -m streamwidget ARGV`` in a fresh process."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "streamwidget", *argv],
+        capture_output=True,
+        env=child_env(COLUMNS="120"),
+        check=True,
+        timeout=900,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    small, big = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    rows, data = [], {}
+    with tempfile.TemporaryDirectory(prefix="swbench-listing-") as tmp:
+        times: dict[int, float] = {}
+        for n in (small, big):
+            path = str(Path(tmp) / f"{n}.duckdb")
+            built = build(path, n)
+            log(f"{n:,} streams ({n * EVENTS_EACH:,} events) built in {built:.1f} s")
+            runs = [listing(path, "limit") for _ in range(3)]
+            times[n] = statistics.median(r["seconds"] for r in runs)
+            data[f"limit_{n}"] = runs
+            log(f"stats(limit=20) at {n:,}: {times[n] * 1000:.0f} ms")
+            if n == small:
+                everything = listing(path, "all")
+                data[f"all_{n}"] = everything
+                log(f"every stream's metrics at {n:,}: {everything['seconds']:.2f} s")
+                rows.append(
+                    row(
+                        SECTION,
+                        f"ls --limit 20 at {n:,} streams",
+                        times[n],
+                        "s",
+                        baseline=everything["seconds"],
+                        baseline_label="metrics for every stream, cut in Python",
+                        note="median of 3, a fresh process each",
+                    )
+                )
+        cli = statistics.median(command("--store", path, "ls", "--limit", "20") for _ in range(3))
+        startup = statistics.median(command("--version") for _ in range(3))
+        data.update(cli_s=cli, startup_s=startup)
+        log(f"the command at {big:,}: {cli:.2f} s (starting the command alone: {startup:.2f} s)")
+        rows.append(
+            row(
+                SECTION,
+                f"`streamwidget ls --limit 20` at {big:,} streams, the whole command",
+                cli,
+                "s",
+                note=f"of which {startup:.2f} s is starting Python and the command (--version)",
+            )
+        )
+        rows.append(
+            row(
+                SECTION,
+                f"ls --limit 20 at {big:,} streams (the query)",
+                times[big],
+                "s",
+                target="≤ 0.3 s",
+                passed=times[big] <= 0.3,
+                note=f"{times[big] / times[small]:.2f}x the time at {small:,} streams",
+            )
+        )
+    emit(args, rows, data)
+
+
+if __name__ == "__main__":
+    main()
