@@ -18,15 +18,19 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import sys
 import time
 from typing import Any
 
 import comm
 from comm.base_comm import BaseComm
-from common import emit, log, parse_args, row
+from common import REPO, emit, log, parse_args, row
 
 from streamwidget import Store
 from streamwidget.widgets.chat import Chat
+
+sys.path.insert(0, str(REPO / "tests"))
+from long_chat import long_conversation
 
 SECTION = "chat"
 
@@ -54,24 +58,6 @@ class Quick:
         for word in REPLY.split(" "):
             yield {"type": "text", "text": word + " "}
         yield {"type": "finish", "reason": "stop"}
-
-
-def long_conversation(store: Store, exchanges: int) -> str:
-    conversation_id = store.create_conversation("long")
-    store.sql(
-        "INSERT INTO streams (id, conversation_id, status, content, model, provider)"
-        " SELECT 'sl' || i, $1, 'complete', repeat('word ', 40) || i, 'm', 'p'"
-        " FROM range($2) t(i)",
-        [conversation_id, exchanges],
-    )
-    store.sql(
-        "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id)"
-        " SELECT 'ml' || i, $1, i, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,"
-        " CASE WHEN i % 2 = 0 THEN 'question ' || (i // 2) ELSE '' END,"
-        " CASE WHEN i % 2 = 1 THEN 'sl' || (i // 2) END FROM range($2) t(i)",
-        [conversation_id, 2 * exchanges],
-    )
-    return conversation_id
 
 
 def user_turn_out(since: float, text: str) -> float:

@@ -6,6 +6,7 @@ import json
 import pytest
 
 import streamwidget as sw
+from long_chat import long_conversation
 from streamwidget import ChatRequest, Store
 from streamwidget.providers.demo import DemoProvider, ScriptedToolProvider
 from streamwidget.widgets.chat import Chat, title_for
@@ -460,26 +461,6 @@ async def test_the_fallback_of_a_long_chat_shows_its_last_turns_only():
     shown = FALLBACK_TURNS // 2
     assert f"> question {15 - shown}\n" in md and f"> question {14 - shown}\n" not in md
     assert f"{30 - FALLBACK_TURNS:,} earlier messages" in md
-
-
-def long_conversation(store: Store, exchanges: int, words: int = 40) -> str:
-    """A stored conversation of ``exchanges`` finished exchanges, written in bulk (through
-    the public ``store.sql``; the chat's own path is 3-5 ms per message, too slow here)."""
-    conversation_id = store.create_conversation("long")
-    reply = " ".join(["word"] * words)
-    store.sql(
-        "INSERT INTO streams (id, conversation_id, status, content, model, provider)"
-        " SELECT 'sl' || i, $1, 'complete', $2 || ' ' || i, 'm', 'p' FROM range($3) t(i)",
-        [conversation_id, reply, exchanges],
-    )
-    store.sql(
-        "INSERT INTO messages (id, conversation_id, seq, role, content, stream_id)"
-        " SELECT 'ml' || i, $1, i, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,"
-        " CASE WHEN i % 2 = 0 THEN 'question ' || (i // 2) ELSE '' END,"
-        " CASE WHEN i % 2 = 1 THEN 'sl' || (i // 2) END FROM range($2) t(i)",
-        [conversation_id, 2 * exchanges],
-    )
-    return conversation_id
 
 
 async def reply_bytes(comms, exchanges: int) -> tuple[int, Chat]:
