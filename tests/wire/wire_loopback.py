@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -32,6 +33,12 @@ def _read_request(conn: socket.socket) -> None:
 
 
 def _serve(conn: socket.socket, body: bytes, content_type: str, seed: int) -> None:
+    # the client may close as soon as it has read the terminal event
+    with contextlib.suppress(OSError):
+        _write(conn, body, content_type, seed)
+
+
+def _write(conn: socket.socket, body: bytes, content_type: str, seed: int) -> None:
     rng = random.Random(seed)
     with conn:
         _read_request(conn)
@@ -63,7 +70,10 @@ def loopback(body: bytes, content_type: str, seed: int) -> Iterator[str]:
             except OSError:
                 return
             conn.settimeout(None)
-            _serve(conn, body, content_type, seed)
+            # a connection of its own: one the client left cannot keep the next from an answer
+            threading.Thread(
+                target=_serve, args=(conn, body, content_type, seed), daemon=True
+            ).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
