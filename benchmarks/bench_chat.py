@@ -1,4 +1,4 @@
-"""Chat at 50 and at 2,000 exchanges: a reply costs what changes, not the history.
+"""Chat at 50, 500 and 2,000 exchanges: a reply costs what changes, not the history.
 
 In one process, with a comm that counts what the widget publishes (no kernel, no browser):
 a conversation of N stored exchanges (written in bulk) is opened in a Chat whose front end has
@@ -44,6 +44,11 @@ class CountingComm(BaseComm):
         size = len(json.dumps(data, default=str))
         CountingComm.sent.append((time.perf_counter(), msg_type, size, data))
 
+
+#: Conversation sizes measured (the demo's 50, then 10x and 40x); the plot draws the curve.
+SIZES = (50, 500, 2000)
+#: Bytes per reply of v0.1, measured in JupyterLab (issue 15): the turns re-sent whole.
+V01_REPLY_BYTES = {50: 253e3, 500: 2.4e6, 2000: 9.7e6}
 
 REPLY = "Sure, here is a short answer of about a dozen words for you."
 
@@ -113,9 +118,9 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     replies = 5 if args.quick else 20
     comm.create_comm = lambda *a, **k: CountingComm(*a, **k)
-    small = asyncio.run(measure(50, replies))
-    large = asyncio.run(measure(2000, replies))
-    for result in (small, large):
+    runs = [asyncio.run(measure(n, replies)) for n in SIZES]
+    small, large = runs[0], runs[-1]
+    for result in runs:
         log(
             f"{result['exchanges']} exchanges: open {result['open_s'] * 1000:.0f} ms "
             f"(window {result['window_bytes'] / 1000:.1f} kB), first send "
@@ -172,7 +177,7 @@ def main() -> None:
             baseline_label="v0.1: history read at every send",
         ),
     ]
-    emit(args, rows, {"small": small, "large": large})
+    emit(args, rows, {"small": small, "large": large, "runs": runs, "v0.1": V01_REPLY_BYTES})
 
 
 if __name__ == "__main__":

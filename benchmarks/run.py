@@ -1,6 +1,6 @@
 """Run every benchmark, print one table, keep the results.
 
-    python benchmarks/run.py            # everything (make bench); ~10 minutes on 2 cores
+    python benchmarks/run.py            # everything (make bench); ~20 minutes on 2 cores
     python benchmarks/run.py --quick    # smaller sizes, a smoke run of a few minutes
     python benchmarks/run.py --only kernel,store
     python benchmarks/run.py --only share,postgres --quick
@@ -155,8 +155,10 @@ def describe(info: dict[str, Any]) -> str:
     )
 
 
-def plot(kernel: dict[str, Any], path: Path, machine_line: str = "") -> bool:
-    """iopub bytes and kernel CPU against N, log-log, every approach of the kernel benchmark."""
+def plot(results: dict[str, Any], path: Path, machine_line: str = "") -> bool:
+    """The scaling plot, log-log: iopub bytes and kernel CPU against tokens (every approach of
+    the kernel benchmark), and when measured, the chat's bytes per reply against the
+    conversation's length and the Player's kernel memory against the recording's length."""
     try:
         import matplotlib
 
@@ -165,16 +167,35 @@ def plot(kernel: dict[str, Any], path: Path, machine_line: str = "") -> bool:
     except ImportError:
         log("matplotlib is missing: no plot (pip install -e '.[bench]')")
         return False
-    runs = kernel.get("data", {}).get("runs", [])
+    runs = results.get("kernel", {}).get("data", {}).get("runs", [])
+    chat = results.get("chat", {}).get("data", {})
+    player = results.get("player", {}).get("data", {}).get("curve", [])
     if not runs:
         return False
+    more = bool(chat.get("runs")) or bool(player)
+    fig, axes = plt.subplots(2 if more else 1, 2, figsize=(10, 8.4 if more else 4.2), dpi=90)
+    top = axes[0] if more else axes
+    plot_kernel(top[0], top[1], runs)
+    if more:
+        plot_chat(axes[1][0], chat)
+        plot_player(axes[1][1], player)
+    for ax in fig.axes:
+        ax.grid(True, which="major", alpha=0.3)
+    fig.suptitle(f"How costs grow with size (log-log); {machine_line}", size=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_kernel(left: Any, right: Any, runs: list[dict[str, Any]]) -> None:
     labels = {
         "streamview": ("StreamView", "C0", "o-"),
         "no_fallback": ("StreamView, static_fallback=False", "C2", "d-"),
         "html": ("ipywidgets.HTML  value += token", "C3", "s--"),
         "anywidget": ("anywidget trait  text += token", "C1", "^--"),
     }
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=90)
     for approach, (label, color, style) in labels.items():
         points = sorted((r["n"], r) for r in runs if r["approach"] == approach)
         if not points:
@@ -184,20 +205,41 @@ def plot(kernel: dict[str, Any], path: Path, machine_line: str = "") -> bool:
         right.plot(ns, [r["cpu"] for _, r in points], style, color=color, label=label)
     sv = sorted((r["n"], r["text_bytes"]) for r in runs if r["approach"] == "streamview")
     left.plot([n for n, _ in sv], [b for _, b in sv], ":", color="grey", label="the text itself")
-    left.set(title="iopub bytes", xlabel="tokens", ylabel="bytes", xscale="log", yscale="log")
-    right.set(title="kernel CPU", xlabel="tokens", ylabel="seconds", xscale="log", yscale="log")
+    left.set(title="one reply of N tokens: iopub bytes", xlabel="tokens", ylabel="bytes")
+    right.set(title="one reply of N tokens: kernel CPU (naive stop at 10k)", xlabel="tokens")
+    right.set(ylabel="seconds")
     for ax in (left, right):
-        ax.grid(True, which="major", alpha=0.3)
-    left.legend(fontsize=8, loc="lower right")
-    fig.suptitle(
-        f"Streaming N tokens through a real kernel (naive baselines stop at 10k); {machine_line}",
-        size=9,
-    )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+        ax.set(xscale="log", yscale="log")
+    left.legend(fontsize=8, loc="best")
+
+
+def plot_chat(ax: Any, chat: dict[str, Any]) -> None:
+    points = sorted((r["exchanges"], r["reply_bytes"]) for r in chat.get("runs", []))
+    if points:
+        ax.plot(*zip(*points, strict=True), "o-", color="C0", label="Chat (deltas, a window)")
+    before = sorted((int(n), b) for n, b in chat.get("v0.1", {}).items())
+    if before:
+        ax.plot(*zip(*before, strict=True), "s--", color="C3", label="v0.1 (turns re-sent whole)")
+    ax.set(title="chat: iopub bytes per reply", xlabel="exchanges in the conversation")
+    ax.set(ylabel="bytes", xscale="log", yscale="log")
+    ax.legend(fontsize=8, loc="center right")
+
+
+def plot_player(ax: Any, curve: list[dict[str, Any]]) -> None:
+    points = sorted(curve, key=lambda p: p["events"])
+    if points:
+        events = [p["events"] for p in points]
+        for key, label, style in (
+            ("previous_held", "previous: the whole recording in memory", "s--"),
+            ("held", "Player over the file (lazy)", "o-"),
+            ("file_bytes", "the .jsonl file itself", ":"),
+        ):
+            values = [p.get(key) for p in points]
+            if all(v is not None for v in values):
+                ax.plot(events, values, style, label=label)
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set(title="Player: kernel memory held", xlabel="events in the recording")
+    ax.set(ylabel="bytes", xscale="log", yscale="log")
 
 
 def update_doc(markdown: str) -> None:
@@ -284,9 +326,9 @@ def publish(info: dict[str, Any], rows: list[dict[str, Any]], results: dict[str,
     m = info["machine"]
     when = info["finished"][:10]
     machine_line = f"{m['cpu']}, {m['cores']} cores, {when}"
-    has_plot = "kernel" in results and plot(results["kernel"], PLOT, machine_line)
+    has_plot = plot(results, PLOT, machine_line)
     picture = (
-        "\n![iopub bytes and kernel CPU against N, log-log](img/bench-scaling.png)\n"
+        "\n![bytes, CPU and memory against size, log-log](img/bench-scaling.png)\n"
         if has_plot
         else ""
     )
