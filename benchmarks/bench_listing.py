@@ -1,10 +1,12 @@
-"""11. Listings at 100k and 1M streams: ``streamwidget ls --limit 20`` costs what it shows.
+"""11. Listings and imports at 100k and 1M streams: they cost what they touch, not the store.
 
 A store file is filled in bulk with SQL (N finished streams of 6 events each: five text pieces
 and a finish), then, in a fresh process each time, ``stats(store, limit=20)`` (what ``ls
 --limit 20`` runs: the newest streams are picked in the query, so only their events are read)
 is timed against the way listings used to work: metrics for every stream, cut in Python (run
 at the smaller size only: it reads every event). Target: ``ls --limit 20`` ≤ 0.3 s at 1M.
+Imports into each store: ``import_recordings`` (batched, what ``streamwidget import`` runs)
+against one ``import_recording`` (a transaction) each. Target: ≤ 1 ms per stream, flat.
 """
 
 from __future__ import annotations
@@ -53,6 +55,38 @@ print(json.dumps({"seconds": t1 - t0, "rows": len(rows)}))
 """
 
 
+IMPORT = r"""
+import json, sys, time
+from streamwidget.recording import Recording
+from streamwidget.store import Store
+store = Store(sys.argv[1])
+count = int(sys.argv[2])
+recordings = [
+    Recording.new(
+        provider="bench", model="bench-import",
+        events=[{"type": "text", "t": 0.1, "text": f"imported answer {i} "},
+                {"type": "finish", "t": 0.2, "reason": "stop"}],
+    )
+    for i in range(count)
+]
+store.import_recording(recordings[0])  # the first write pays for the store's warm-up
+half = count // 2
+t0 = time.perf_counter()
+for recording in recordings[1:half]:  # one at a time: a transaction each
+    store.import_recording(recording)
+t1 = time.perf_counter()
+outcomes = store.import_recordings(recordings[half:])  # what `streamwidget import` does
+t2 = time.perf_counter()
+assert all(outcome.written for outcome in outcomes)
+store.import_recording(recordings[1])  # already there: found by its hash, not written
+t3 = time.perf_counter()
+store.close()
+print(json.dumps({"single": (t1 - t0) / (half - 1), "per_stream": (t2 - t1) / (count - half),
+                  "duplicate": t3 - t2}))
+"""
+IMPORTS = 1001
+
+
 def build(path: str, streams: int) -> float:
     import duckdb
 
@@ -69,8 +103,12 @@ def build(path: str, streams: int) -> float:
 
 
 def listing(path: str, how: str) -> dict[str, Any]:
+    return child(LIST, path, how)
+
+
+def child(code: str, *argv: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", LIST, path, how],
+        [sys.executable, "-c", code, *argv],
         capture_output=True,
         text=True,
         env=child_env(),
@@ -99,6 +137,7 @@ def main() -> None:
     rows, data = [], {}
     with tempfile.TemporaryDirectory(prefix="swbench-listing-") as tmp:
         times: dict[int, float] = {}
+        imported: dict[int, dict[str, Any]] = {}
         for n in (small, big):
             path = str(Path(tmp) / f"{n}.duckdb")
             built = build(path, n)
@@ -107,6 +146,12 @@ def main() -> None:
             times[n] = statistics.median(r["seconds"] for r in runs)
             data[f"limit_{n}"] = runs
             log(f"stats(limit=20) at {n:,}: {times[n] * 1000:.0f} ms")
+            imported[n] = child(IMPORT, path, str(IMPORTS))
+            data[f"import_{n}"] = imported[n]
+            log(
+                f"import at {n:,}: {imported[n]['per_stream'] * 1000:.2f} ms per stream "
+                f"(one at a time: {imported[n]['single'] * 1000:.2f} ms)"
+            )
             if n == small:
                 everything = listing(path, "all")
                 data[f"all_{n}"] = everything
@@ -144,6 +189,24 @@ def main() -> None:
                 target="≤ 0.3 s",
                 passed=times[big] <= 0.3,
                 note=f"{times[big] / times[small]:.2f}x the time at {small:,} streams",
+            )
+        )
+        per = {n: imported[n]["per_stream"] for n in (small, big)}
+        rows.append(
+            row(
+                SECTION,
+                f"import recordings into a store of {big:,} streams (per stream)",
+                per[big],
+                "s",
+                baseline=imported[big]["single"],
+                baseline_label="one transaction per recording; v0.1 took 3 → 5 ms",
+                target="≤ 1 ms, flat",
+                passed=per[big] <= 0.001 and per[big] <= 1.5 * per[small],
+                note=(
+                    f"`import_recordings` ({IMPORTS // 2} at once); {per[big] / per[small]:.2f}x "
+                    f"the time at {small:,} streams; a duplicate found in "
+                    f"{imported[big]['duplicate'] * 1000:.2f} ms"
+                ),
             )
         )
     emit(args, rows, data)

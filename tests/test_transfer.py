@@ -84,6 +84,51 @@ def test_a_live_stream_exported_and_imported_back_is_not_duplicated(tmp_path, st
         assert other.get(handle.id).text == store.get(handle.id).text
 
 
+def _answer(text: str, **header) -> Recording:
+    events = [
+        {"t": 0.1, "type": "text", "text": text},
+        {"t": 0.2, "type": "finish", "reason": "stop"},
+    ]
+    return Recording.new(provider="test", model="m", events=events, **header)
+
+
+def test_many_recordings_import_in_batches_each_as_a_single_import_would(store, monkeypatch):
+    from streamwidget.store import imports
+
+    original = _answer("already here")
+    kept = store.import_recording(original)
+    copy = Recording({**original.header, "stream_id": kept}, original.events)  # as exported
+    a, b = _answer("a"), _answer("b")
+    named = _answer("c", stream_id="s_chosen")
+    clash = _answer("d", stream_id=kept)  # another content under a taken id
+    twin = _answer("e", stream_id="s_twin")
+    twin_again = _answer("f", stream_id="s_twin")  # the same free id twice in one batch
+    writes: list[int] = []
+    write_imports = store._backend.write_imports
+    monkeypatch.setattr(
+        store._backend,
+        "write_imports",
+        lambda batch: (writes.append(len(batch)), write_imports(batch))[1],
+    )
+    monkeypatch.setattr(imports, "IMPORT_BATCH", 3)
+    batch = [a, b, a, copy, named, clash, twin, twin_again]
+    outcomes = store.import_recordings(batch)
+
+    assert [o.written for o in outcomes] == [True, True, False, False, True, True, True, True]
+    ids = [o.stream_id for o in outcomes]
+    assert ids[2] == ids[0] and ids[3] == kept and ids[4] == "s_chosen"
+    assert ids[5] not in (kept, "s_chosen") and ids[6] == "s_twin"
+    assert ids[7] not in ("s_twin", *ids[:7])
+    assert writes == [2, 2, 2]  # 8 recordings in batches of 3; duplicates are not written
+    assert stream_count(store) == 7
+    for recording, stream_id in zip(batch, ids, strict=True):
+        assert store.get(stream_id).text == recording.events[0]["text"]
+    # a second run finds every one of them
+    again = store.import_recordings(batch)
+    assert [o.written for o in again] == [False] * 8
+    assert [o.stream_id for o in again][:5] == ids[:5]
+
+
 BAD_FILE = "\n".join(
     [
         json.dumps({"streamwidget": "recording", "version": 1, "provider": "p", "model": "m"}),

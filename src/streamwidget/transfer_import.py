@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .recording import Recording, RecordingError
+from .store.imports import IMPORT_BATCH
 
 if TYPE_CHECKING:
     from .store import Store
@@ -96,14 +97,12 @@ def import_paths(
         raise BadLinesError(problems)
     store = _store(store)
     result = ImportResult(problems=problems)
-    for done, recording in enumerate(loaded, 1):
-        existing = store.find_recording(recording)
-        if existing is not None:
-            result.duplicates.append(existing)
-        else:
-            result.imported.append(store.import_recording(recording))
+    for start in range(0, len(loaded), IMPORT_BATCH):
+        batch = loaded[start : start + IMPORT_BATCH]
+        for outcome in store.import_recordings(batch):
+            (result.imported if outcome.written else result.duplicates).append(outcome.stream_id)
         if progress:
-            progress(done, len(loaded), recording.source)
+            progress(start + len(batch), len(loaded), batch[-1].source)
     return result
 
 

@@ -31,6 +31,7 @@ from .rows import (
     NewStream,
     OpenStream,
     document_from_row,
+    event_columns,
     materialize,
     update_columns,
 )
@@ -42,6 +43,9 @@ _INSERT_STREAMS = (
     " owner_pid, owner_host, owner_started) SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]),"
     " 'pending', unnest($3::VARCHAR[]), unnest($4::VARCHAR[]), unnest($5::JSON[]),"
     " unnest($6::JSON[]), unnest($7::INTEGER[]), unnest($8::VARCHAR[]), unnest($9::DOUBLE[])"
+)
+_STREAM_COLUMN_TYPES = (
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'streams'"
 )
 _INSERT_EVENT_COLUMNS = (
     "INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]),"
@@ -74,6 +78,7 @@ class DuckDBBackend:
         self._woken = woken  # the writer lets the file go again: wake it when we take it
         self._lock = threading.RLock()  # the lease and its cursors
         self._closed = False
+        self._column_types: dict[str, str] | None = None  # of `streams`, read on first import
         self._last_used = time.monotonic()
         if path != ":memory:":
             check_folder(path)
@@ -159,23 +164,40 @@ class DuckDBBackend:
                 cur.execute("ROLLBACK")
                 raise
 
-    def write_import(self, imported: ImportedStream) -> None:
-        stream = {**imported.stream, "created_at": imported.stream["created_at"] or ""}
-        insert = imported.insert_sql("coalesce(TRY_CAST({} AS TIMESTAMPTZ), now())")
+    def write_imports(self, imported: Sequence[ImportedStream]) -> None:
+        if not imported:
+            return
+        names = list(imported[0].stream)
+        columns = [[one.stream[name] for one in imported] for name in names]
+        conversations = {one.conversation_id: one.conversation_title for one in imported}
+        conversations.pop(None, None)
         with self._cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
-                if imported.conversation_id is not None:
-                    cur.execute(
-                        IMPORT_CONVERSATION,
-                        [imported.conversation_id, imported.conversation_title],
-                    )
-                cur.execute(insert, list(stream.values()))
-                cur.execute(_INSERT_EVENT_COLUMNS, imported.event_columns())
+                for conversation in conversations.items():
+                    cur.execute(IMPORT_CONVERSATION, list(conversation))
+                cur.execute(self._insert_streams(names), columns)
+                cur.execute(_INSERT_EVENT_COLUMNS, event_columns(imported))
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
                 raise
+
+    def _insert_streams(self, names: list[str]) -> str:
+        """One ``INSERT`` of many ``streams`` rows given as columns (``$n``: the n-th name's
+        values), typed from the table; an unreadable ``created_at`` becomes the time now."""
+        if self._column_types is None:
+            self._column_types = dict(self.rows(_STREAM_COLUMN_TYPES))
+        types = ["VARCHAR" if n == "created_at" else self._column_types[n] for n in names]
+        unnested = ", ".join(
+            f"unnest(${i}::{kind}[]) AS {name}"
+            for i, (name, kind) in enumerate(zip(names, types, strict=True), 1)
+        )
+        picked = ", ".join(
+            "coalesce(TRY_CAST(created_at AS TIMESTAMPTZ), now())" if n == "created_at" else n
+            for n in names
+        )
+        return f"INSERT INTO streams ({', '.join(names)}) SELECT {picked} FROM (SELECT {unnested})"
 
     # -- recovery ---------------------------------------------------------------------------
 

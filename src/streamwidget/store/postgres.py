@@ -46,6 +46,7 @@ from .rows import (
     NewStream,
     OpenStream,
     document_from_row,
+    event_columns,
     update_columns,
 )
 from .sql import DOCUMENT, IMPORT_CONVERSATION, NEXT_SEQ, OPEN_STREAMS
@@ -154,15 +155,16 @@ class PostgresBackend:
                     [CHANNEL, [f"{u.stream_id}:{u.version}" for u in updates]],
                 )
 
-    def write_import(self, imported: ImportedStream) -> None:
-        stream = {**imported.stream, "created_at": _timestamp(imported.stream["created_at"])}
+    def write_imports(self, imported: Sequence[ImportedStream]) -> None:
+        if not imported:
+            return
         with self._db() as conn, conn.transaction(), conn.cursor() as cur:
-            if imported.conversation_id is not None:
-                cur.execute(
-                    IMPORT_CONVERSATION, [imported.conversation_id, imported.conversation_title]
-                )
-            cur.execute(imported.insert_sql("coalesce({}, now())"), list(stream.values()))
-            cur.execute(_INSERT_EVENTS, imported.event_columns())
+            for one in imported:
+                stream = {**one.stream, "created_at": _timestamp(one.stream["created_at"])}
+                if one.conversation_id is not None:
+                    cur.execute(IMPORT_CONVERSATION, [one.conversation_id, one.conversation_title])
+                cur.execute(one.insert_sql("coalesce({}, now())"), list(stream.values()))
+            cur.execute(_INSERT_EVENTS, event_columns(imported))
 
     # -- recovery ---------------------------------------------------------------------------
 

@@ -132,9 +132,15 @@ class ImportedStream(NamedTuple):
         values[at] = created_at.format(values[at])
         return f"INSERT INTO streams ({', '.join(names)}) VALUES ({', '.join(values)})"
 
-    def event_columns(self) -> list[list[Any]]:
-        """The events as five columns (for ``unnest``)."""
-        return [list(column) for column in zip(*self.events)]
+
+def event_columns(imported: Sequence[ImportedStream]) -> list[list[Any]]:
+    """The events of ``imported`` streams as five columns (for ``unnest``)."""
+    columns: list[list[Any]] = [[], [], [], [], []]
+    for one in imported:
+        for event in one.events:
+            for column, value in zip(columns, event, strict=True):
+                column.append(value)
+    return columns
 
 
 #: The ``streams`` columns a document is read from, in order (see :func:`document_from_row`).
@@ -250,9 +256,11 @@ def recording_sha256(recording: Recording) -> str:
     return digest.hexdigest()
 
 
-def imported_stream(recording: Recording, stream_id: str, owner: Owner) -> ImportedStream:
+def imported_stream(
+    recording: Recording, stream_id: str, owner: Owner, digest: str | None = None
+) -> ImportedStream:
     """A recording as one finished stream. One without a terminal event ends ``interrupted``
-    at its last time."""
+    at its last time. ``digest``: its :func:`recording_sha256`, when already known."""
     events = [{**e, "t": float(e.get("t", 0.0))} for e in recording.events]
     if not events or not is_terminal(events[-1]):
         events.append({"t": events[-1]["t"] if events else 0.0, "type": "interrupted"})
@@ -286,7 +294,7 @@ def imported_stream(recording: Recording, stream_id: str, owner: Owner) -> Impor
         "owner_host": owner[1],
         "owner_started": owner[2],
         "created_at": created_at if isinstance(created_at, str) and created_at else None,
-        "recording_sha256": recording_sha256(recording),
+        "recording_sha256": digest or recording_sha256(recording),
     }
     rows = [
         (stream_id, seq, e["t"], str(e["type"]), payload_json_all(e))

@@ -19,6 +19,13 @@ STREAMS = (
 )
 STREAM_EXISTS = "SELECT 1 FROM streams WHERE id = $1"
 BY_SHA256 = "SELECT id FROM streams WHERE recording_sha256 = $1 LIMIT 1"
+#: The streams among a list of hashes ($1) and the ids among a list of ids ($2): one batch of
+#: imports is checked for duplicates and id clashes in one query.
+IMPORT_CHECK = (
+    "SELECT recording_sha256, id FROM streams"
+    " WHERE recording_sha256 IN (SELECT unnest($1::VARCHAR[]))"
+    " UNION ALL SELECT NULL, id FROM streams WHERE id IN (SELECT unnest($2::VARCHAR[]))"
+)
 
 IMPORT_CONVERSATION = "INSERT INTO conversations (id, title) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 
