@@ -58,6 +58,35 @@ def sustained(path: str, n: int, streams: int) -> dict[str, Any]:
     }
 
 
+def short_streams(path: str, count: int) -> dict[str, Any]:
+    """``count`` streams of a few events each, one after another (a batch job of short calls,
+    an eval run): every stream's document changes once per write, so the writer's backlog
+    holds many small updates."""
+    from streamwidget import Store
+
+    store = Store(path)
+    store.flush()
+    commits0 = store.commits
+    started = time.perf_counter()
+    for _ in range(count):
+        sid = store.create_stream(provider="bench", model="short")
+        for i in range(5):
+            store.append(sid, {"t": 0.01 * i, "type": "text", "text": "tok "})
+        store.append(sid, {"t": 0.06, "type": "finish", "reason": "stop"})
+    store.flush()
+    elapsed = time.perf_counter() - started
+    done = store.sql("SELECT count(*) FROM streams WHERE status = 'complete'").fetchall()[0][0]
+    commits = store.commits - commits0
+    store.close()
+    return {
+        "streams": count,
+        "seconds": elapsed,
+        "per_stream": elapsed / count,
+        "commits": commits,
+        "complete": done,
+    }
+
+
 def naive(path: str, n: int) -> dict[str, Any]:
     import duckdb
 
@@ -181,6 +210,21 @@ def main() -> None:
         one = sorted(runs, key=lambda r: r["rate"])[1]
         many = sustained(str(tmp_path / "many.duckdb"), n, 8)
         slow = naive(str(tmp_path / "naive.duckdb"), 300)
+        short = short_streams(str(tmp_path / "short.duckdb"), 500 if args.quick else 5_000)
+        data["short_streams"] = short
+        log(f"short streams: {short['per_stream'] * 1e3:.2f} ms each, {short['commits']} commits")
+        rows.append(
+            row(
+                SECTION,
+                f"{short['streams']:,} short streams one after another (per stream)",
+                short["per_stream"],
+                "s",
+                baseline=0.0018,
+                baseline_label="v0.1: an UPDATE per stream",
+                note=f"6 events each; {short['commits']} commits; "
+                f"{short['complete']:,} complete in the file",
+            )
+        )
         data.update(sustained_one=runs, sustained_many=many, naive=slow)
         log(f"writer: {one['rate']:,.0f} events/s (1 stream), {many['rate']:,.0f} (8 streams)")
         rows.append(

@@ -322,7 +322,7 @@ def test_many_short_streams_are_committed_together_exactly(new_store):
         ids = [store.create_stream(provider="p", model=f"m{i}") for i in range(40)]
         for i, sid in enumerate(ids):
             store.append(sid, {"t": 0.1, "type": "reasoning", "text": f"think {i}"})
-            store.append(sid, text_event(0.2, f"reply {i}"))
+            store.append(sid, text_event(0.2 + i * 1e-7, f"reply {i}"))
             if i % 2:
                 store.append(sid, {"t": 0.3, "type": "finish", "reason": "stop"})
         commits = store.commits
@@ -343,6 +343,12 @@ def test_many_short_streams_are_committed_together_exactly(new_store):
             "complete" if finished else "streaming",
             3,
         ), i
+        # the events of 40 streams went in as one statement: each keeps its own rows
+        events = store.events(sid)
+        assert [e["type"] for e in events] == ["reasoning", "text"] + (
+            ["finish"] if finished else ["text"]
+        )
+        assert events[1] == {"t": 0.2 + i * 1e-7, "type": "text", "text": f"reply {i}"}
 
 
 def test_the_recording_hash_is_indexed_also_in_a_file_from_before_it(tmp_path):

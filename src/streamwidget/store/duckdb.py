@@ -295,6 +295,22 @@ def insert_events(cur: duckdb.DuckDBPyConnection, rows: Sequence[EventRow]) -> N
     if groups is None:  # not expected; write every row as it is
         cur.execute(_INSERT_EVENT_COLUMNS, [list(column) for column in zip(*rows)])
         return
+    many = len(groups) > _STATEMENTS_PER_BATCH and not any(_SEP in sid for sid in groups)
+    if many:  # many short streams: one statement for them all (a statement costs ~2 ms)
+        cur.execute(
+            "INSERT INTO events SELECT unnest(string_split($1, $6)),"
+            " unnest(string_split($2, ','))::BIGINT, unnest(string_split($3, ','))::DOUBLE,"
+            " unnest(string_split($4, $6)), unnest(string_split($5, $6))",
+            [
+                _SEP.join([r[0] for r in rows]),
+                ",".join([str(r[1]) for r in rows]),
+                ",".join([repr(r[2]) for r in rows]),
+                _SEP.join([r[3] for r in rows]),
+                _SEP.join([r[4] for r in rows]),
+                _SEP,
+            ],
+        )
+        return
     for stream_id, group in groups.items():
         # Each column goes in as one string split by DuckDB: binding a Python list costs a
         # conversion per element. JSON escapes control characters, so the separator (ASCII
@@ -315,6 +331,8 @@ def insert_events(cur: duckdb.DuckDBPyConnection, rows: Sequence[EventRow]) -> N
 
 
 _SEP = "\x1e"
+#: Streams in a batch written with an ``INSERT`` each; more share one.
+_STATEMENTS_PER_BATCH = 4
 
 
 def by_stream(rows: Sequence[EventRow]) -> dict[str, list[EventRow]] | None:
