@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -78,6 +79,28 @@ async def test_cancel_before_the_first_step_still_ends_the_stream():
     doc = await handle
     assert doc.status == "cancelled"
     assert store.get(handle.id).status == "cancelled"
+
+
+def test_cancel_outside_a_loop_waits_for_the_stream_to_end_once():
+    # a script (no running loop): the stream runs on the background loop; wait() after
+    # cancel() returns the ended document, with exactly one terminal event
+    for pause in (None, 4):  # before the first step, and in the middle of the reply
+        store = Store(":memory:")
+        provider = ScriptedProvider([*words(10), FINISH], pause_after=pause or 0)
+        handle = start(provider, store=store)
+        if pause:
+            deadline = time.monotonic() + 10
+            while store.get(handle.id).text.count("w") < pause and time.monotonic() < deadline:
+                time.sleep(0.005)
+        handle.cancel()
+        doc = handle.wait(10)
+        assert doc.status == "cancelled", pause
+        assert handle.done()
+        kinds = [e["type"] for e in store.events(handle.id)]
+        assert kinds.count("cancelled") == 1 and kinds[-1] == "cancelled", kinds
+        if pause:
+            assert doc.text == "w0 w1 w2 w3 " and provider.closed
+        store.close()
 
 
 async def test_a_provider_failing_midway_ends_in_error_with_text_kept():

@@ -54,7 +54,9 @@ class StreamHandle:
 
     def cancel(self) -> None:
         """Stop the stream: the provider's request is closed, the partial text is kept."""
-        if isinstance(self._task, asyncio.Task):
+        if self._run is not None:  # the run ends itself, then the task or future completes
+            self._loop.call_soon_threadsafe(self._run.cancel)
+        elif isinstance(self._task, asyncio.Task):
             self._loop.call_soon_threadsafe(self._task.cancel)
         else:
             self._task.cancel()

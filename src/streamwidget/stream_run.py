@@ -41,6 +41,15 @@ class StreamRun:
         self.approvals: dict[str, asyncio.Future[bool]] = {}
         self.usage: dict[str, Any] = {}
         self.started = time.perf_counter()
+        self._task: asyncio.Task[Any] | None = None
+        self._cancel_asked = False
+
+    def cancel(self) -> None:
+        """Stop the run; called on its loop. The step running is cancelled and the run ends
+        itself (one ``cancelled`` event, the text so far kept), even before it started."""
+        self._cancel_asked = True
+        if self._task is not None:
+            self._task.cancel()
 
     def write(self, event: dict[str, Any]) -> None:
         self.store.append(
@@ -48,8 +57,11 @@ class StreamRun:
         )
 
     async def run(self) -> Document:
+        self._task = asyncio.current_task()
         ended = False
         try:
+            if self._cancel_asked:
+                raise asyncio.CancelledError
             await self._steps()
             ended = True
         except asyncio.CancelledError:
