@@ -261,7 +261,10 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     const turns = list.turns;
     // older turns were put in front: keep what the reader looks at where it is
     const prepended = firstDrawn !== null && turns[0]?.id !== firstDrawn && list.has(firstDrawn);
-    const fromBottom = log.scrollHeight - log.scrollTop;
+    // read the layout only when it is needed: a read here, before this frame's changes, would
+    // lay out the page twice per frame whenever anything else changed the DOM (JupyterLab's
+    // kernel indicator does at every message)
+    const fromBottom = prepended ? log.scrollHeight - log.scrollTop : 0;
     const live = model.get("live") ?? {};
     const busy = Boolean(model.get("busy"));
     const retryable = canRetry(turns, busy || requested);
