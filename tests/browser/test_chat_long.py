@@ -25,7 +25,7 @@ WORDS = 60
 TESTS = Path(__file__).resolve().parents[1]
 
 SETUP = f"""\
-import asyncio, sys
+import asyncio, sys, time
 import streamwidget as sw
 sys.path.insert(0, {str(TESTS)!r})
 from long_chat import long_conversation
@@ -33,6 +33,14 @@ from long_chat import long_conversation
 store = sw.default_store()
 reply = "Here is the *answer*, with a list:\\n\\n- one point\\n- another point\\n\\nanswer"
 cid = long_conversation(store, {EXCHANGES}, reply=reply)
+
+# a store that takes its time with some messages (e.g. a busy shared database)
+_add_message = store.add_message
+def add_message(conversation_id, role, content="", **kw):
+    if "slowly" in content:
+        time.sleep(1.5)
+    return _add_message(conversation_id, role, content, **kw)
+store.add_message = add_message
 
 class Counting:
     name, model = "counting", "counting-1"
@@ -132,4 +140,25 @@ def test_a_long_conversation_opens_on_a_window_loads_older_turns_and_streams(lab
     assert mine.get_attribute("data-pending") is None
     assert "and now?" in shown(lab)[-2]
     lab.screenshot("streamed", lab.page.locator(CHAT))
+
+    # the kernel is slow to take the next message (a slow store): it shows at once anyway,
+    # waiting, and the kernel's turn takes its place
+    replies = lab.page.locator(f"{TURNS}[data-role=assistant]").count()
+    box.fill("slowly, please")
+    box.press("Enter")
+    waiting = lab.page.locator(f"{TURNS}[data-pending=true]").filter(has_text="slowly, please")
+    waiting.wait_for(timeout=1_000)
+    assert waiting.evaluate(IN_SIGHT) > 0
+    lab.screenshot("waiting", lab.page.locator(CHAT))
+    lab.page.wait_for_function(
+        "([sel, n]) => { const t = document.querySelectorAll(sel); const r = t[t.length - 1];"
+        " return t.length > n && r.dataset.status === 'complete'"
+        " && r.textContent.includes('n59'); }",
+        arg=[f"{TURNS}[data-role=assistant]", replies],
+        timeout=30_000,
+    )
+    assert waiting.count() == 0
+    again = lab.page.locator(f"{TURNS}[data-role=user]").filter(has_text="slowly, please")
+    assert again.count() == 1
+    assert f"got {2 * EXCHANGES + 3} messages:" in shown(lab)[-1]
     assert lab.page_errors == []
