@@ -46,6 +46,7 @@ BENCHES = [
     ("chat", "bench_chat.py", 300),
     ("player", "bench_player.py", 600),
     ("listing", "bench_listing.py", 300),
+    ("chatui", "bench_chat_browser.py", 600),
 ]
 
 

@@ -34,6 +34,9 @@ const FRAME_BUDGET_MS = 8;
 interface Shared {
   list: TurnList;
   syncs: ChatSyncs;
+  /** A message sent and shown at once, until the kernel's user turn for it arrives. */
+  pending: string | null;
+  echo(text: string): void;
   /** Ask the kernel for the turns before the first one held (once at a time). */
   requestOlder(): void;
   subscribe(listener: () => void): () => void;
@@ -83,6 +86,10 @@ function connect(model: AnyModel): Shared {
   const onMessage = (msg: unknown) => {
     syncs.route(msg);
     if (!isTurnsMsg(msg)) return;
+    // the kernel's turn replaces the echo of what was sent (a window: another conversation)
+    if (msg.kind === "window" || (msg.kind === "turn" && msg.turn.role === "user")) {
+      shared.pending = null;
+    }
     if (msg.kind === "older" && msg.request_id === pending) pending = null;
     if (!list.apply(msg)) return;
     if (msg.kind === "window") {
@@ -93,13 +100,20 @@ function connect(model: AnyModel): Shared {
     keepRecent();
     emit();
   };
-  fromTraits();
-  model.on("msg:custom", onMessage);
-  model.on("change:recent", onRecent);
-  model.send({ kind: "hello" } satisfies ChatMsg); // the kernel answers with the window
-  return {
+  // a notice: the kernel said why a message was not taken (e.g. a reply still streaming)
+  const onNotice = () => {
+    if (shared.pending === null) return;
+    shared.pending = null;
+    emit();
+  };
+  const shared: Shared = {
     list,
     syncs,
+    pending: null,
+    echo(text) {
+      shared.pending = text;
+      emit();
+    },
     requestOlder() {
       const first = list.turns[0];
       if (pending !== null || !list.hasOlder || !first) return;
@@ -113,10 +127,17 @@ function connect(model: AnyModel): Shared {
     dispose() {
       model.off("msg:custom", onMessage);
       model.off("change:recent", onRecent);
+      model.off("change:notice", onNotice);
       listeners.clear();
       syncs.dispose();
     },
   };
+  fromTraits();
+  model.on("msg:custom", onMessage);
+  model.on("change:recent", onRecent);
+  model.on("change:notice", onNotice);
+  model.send({ kind: "hello" } satisfies ChatMsg); // the kernel answers with the window
+  return shared;
 }
 
 function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
@@ -146,6 +167,10 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
   empty.append(emptyText, prompts);
   const turnsBox = h(doc, "div", "sw-chat-turns");
   log.append(empty, turnsBox);
+  // the message just sent, drawn at the next frame, before the kernel's round trip
+  const echo = new UserTurnView(doc, { id: "", role: "user", text: "" });
+  echo.el.classList.add("sw-turn-pending");
+  echo.el.dataset.pending = "true";
 
   const notice = h(doc, "div", "sw-chat-notice");
   notice.setAttribute("role", "alert");
@@ -196,7 +221,7 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     send({ kind: "send", text });
     requested = true;
     stickToBottom = true;
-    schedule();
+    shared.echo(text);
     return true;
   }
 
@@ -236,7 +261,10 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     const turns = list.turns;
     // older turns were put in front: keep what the reader looks at where it is
     const prepended = firstDrawn !== null && turns[0]?.id !== firstDrawn && list.has(firstDrawn);
-    const fromBottom = log.scrollHeight - log.scrollTop;
+    // read the layout only when it is needed: a read here, before this frame's changes, would
+    // lay out the page twice per frame whenever anything else changed the DOM (JupyterLab's
+    // kernel indicator does at every message)
+    const fromBottom = prepended ? log.scrollHeight - log.scrollTop : 0;
     const live = model.get("live") ?? {};
     const busy = Boolean(model.get("busy"));
     const retryable = canRetry(turns, busy || requested);
@@ -284,7 +312,8 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     root.dataset.busy = String(busy || requested);
     setText(title, model.get("title") || "New chat");
     setText(modelName, modelLabel);
-    show(empty, turns.length === 0 && !list.hasOlder);
+    drawEcho();
+    show(empty, turns.length === 0 && !list.hasOlder && shared.pending === null);
     setText(emptyText, modelLabel === "replay:demo"
       ? "Demo model: it answers from bundled recordings, no key needed. Try one of these:"
       : "Send a message to start the conversation.");
@@ -309,6 +338,17 @@ function mount(model: AnyModel, el: HTMLElement, shared: Shared): () => void {
     if (list.hasOlder && log.clientHeight > 0 && log.scrollHeight <= log.clientHeight) {
       shared.requestOlder();
     }
+  }
+
+  /** The pending message below the turns, in the DOM only while it is pending. */
+  function drawEcho(): void {
+    const text = shared.pending;
+    if (text === null) {
+      echo.el.remove();
+      return;
+    }
+    echo.update({ id: "", role: "user", text });
+    if (echo.el.parentElement !== log) log.append(echo.el);
   }
 
   const onLive = () => {

@@ -148,6 +148,39 @@ describe("Chat front end", () => {
     assert.deepEqual(model.sent.at(-1), { kind: "stop" });
   });
 
+  test("a message sent shows at the next frame, until the kernel's turn takes its place", () => {
+    const model = new FakeModel();
+    const { q, el } = mount(model);
+    model.custom({ kind: "window", conversation_id: "c1", start: 0, turns: [user("u1", "Hi"), reply("m1", { status: "complete", text: "Hello" })] });
+    flushAll();
+    const input = q<HTMLTextAreaElement>(".sw-input");
+    input.value = "  and now?  ";
+    key(input, { key: "Enter" });
+    assert.equal(el.querySelector(".sw-turn-pending"), null, "drawn at the next frame");
+    flush();
+    const users = () => [...el.querySelectorAll<HTMLElement>(".sw-turn[data-role=user]")];
+    assert.deepEqual(users().map((t) => t.textContent), ["Hi", "and now?"]);
+    assert.equal(users()[1].dataset.pending, "true");
+    assert.equal(q(".sw-chat-empty").hidden, true);
+
+    model.custom({ kind: "turn", conversation_id: "c1", index: 2, turn: user("u2", "and now?") });
+    flushAll();
+    assert.deepEqual(users().map((t) => t.textContent), ["Hi", "and now?"], "shown once");
+    assert.equal(users()[1].dataset.messageId, "u2");
+    assert.equal(el.querySelector(".sw-turn-pending"), null);
+
+    // the kernel did not take it (a notice says why): the echo goes
+    model.set({ busy: false });
+    input.value = "again";
+    key(input, { key: "Enter" });
+    flush();
+    assert.ok(el.querySelector(".sw-turn-pending"));
+    model.set({ notice: "RuntimeError: a reply is still streaming" });
+    flushAll();
+    assert.equal(el.querySelector(".sw-turn-pending"), null);
+    assert.deepEqual(users().map((t) => t.textContent), ["Hi", "and now?"]);
+  });
+
   test("live deltas render into the assistant turn; the end shows the final text", () => {
     const model = new FakeModel();
     const { q, el } = mount(model);
