@@ -20,8 +20,8 @@ Sync design. The kernel owns the cursor; the front end asks (``seek``, ``step``,
   stepping), else a window of the last :data:`WINDOW` units up to the cursor (a jump). A seek
   back inside the segment costs no text at all. See :mod:`streamwidget.widgets.player_text`.
 - while playing, each frame's new text goes to every view just before the cursor traits
-  (``played``; one piece per frame, at most ``APPEND_MAX``), so a view draws the cursor, its status and its text together with no round
-  trip;
+  (``played``: one piece per frame, at most ``APPEND_MAX``), so a view draws the cursor, its
+  status and its text together with no round trip;
 - the document at a position comes from a :class:`~streamwidget.seek.SeekIndex` (a prefix
   plus the nearest checkpoint folded forward), never from a full re-fold; a ``.jsonl`` file is
   indexed without holding its events (:meth:`SeekIndex.from_file`).
