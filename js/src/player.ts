@@ -112,11 +112,10 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   const unsaved = h(doc, "div", "sw-player-unsaved");
   unsaved.hidden = true;
   const view = new DocView(doc);
-  scroller.append(unsaved, view.el);
-  // just above the reply's text when the renderer has one, else at the top
-  const textEl = view.el.querySelector(".sw-text");
-  if (textEl) textEl.before(earlier);
-  else scroller.prepend(earlier);
+  scroller.append(view.el);
+  // under the header, just above the reply
+  view.above(earlier);
+  view.above(unsaved);
   const inspector = new Inspector(doc, (position) => queue.seek({ kind: "seek", position }));
   root.append(title, bar, strip.el, axisRow, stats, scroller, inspector.el);
   el.append(root);

@@ -84,8 +84,10 @@ export function sameSnapshot(a: Snapshot | null, b: Snapshot): boolean {
 /**
  * The parts at the cursor in the coordinates of text that starts at `textStart` (and
  * reasoning at `reasoningStart`) rather than at 0: runs that end before are left out, the run
- * that straddles the start begins at 0. The kernel's offsets count from the start of the text;
- * a view that holds a window (or a snapshot's tail) draws from the window's start.
+ * that straddles the start begins at 0, and when the text is a window (`textStart` > 0) every
+ * part before its first run is left out too (it happened before the window: the view says
+ * that earlier text is not shown). The kernel's offsets count from the start of the text; a
+ * view that holds a window (or a snapshot's tail) draws from the window's start.
  */
 export function windowParts(
   parts: Part[] | null | undefined,
@@ -106,5 +108,6 @@ export function windowParts(
       out.push({ ...part, start: Math.max(part.start - from, 0), end });
     }
   }
-  return out;
+  const first = textStart > 0 ? out.findIndex((p) => p.kind === "text") : 0;
+  return first > 0 ? out.slice(first) : out;
 }

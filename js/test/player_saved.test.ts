@@ -43,14 +43,13 @@ describe("window parts", () => {
 
   test("runs before the window are left out, the straddling run starts at 0", () => {
     assert.equal(windowParts(parts, 0, 0), parts, "no window: the same parts");
-    assert.deepEqual(windowParts(parts, 25, 0), [
-      parts[0],
-      { kind: "tool", id: "c1" },
-      { kind: "step" },
-      { kind: "text", start: 0, end: null },
+    assert.deepEqual(windowParts(parts, 25, 0), [{ kind: "text", start: 0, end: null }],
+      "what came before the window's first text run is left out");
+    assert.deepEqual(windowParts(parts, 0, 4), [
+      { kind: "reasoning", start: 0, end: 6, t0: 0, t1: 1 },
+      ...parts.slice(1),
     ]);
     assert.deepEqual(windowParts(parts, 15, 4), [
-      { kind: "reasoning", start: 0, end: 6, t0: 0, t1: 1 },
       { kind: "text", start: 0, end: 5 },
       { kind: "tool", id: "c1" },
       { kind: "step" },

@@ -167,6 +167,9 @@ def test_a_saved_notebook_renders_every_widget_in_jupyterlab(lab, tmp_path):
     for i, name in enumerate(["restored-player", "restored-long-player"]):
         players.nth(i).scroll_into_view_if_needed()
         lab.screenshot(name, players.nth(i))
+    # the top of the long Player's text: the note that the earlier text was not saved
+    players.nth(1).locator(".sw-player-scroll").evaluate("(el) => { el.scrollTop = 0; }")
+    lab.screenshot("restored-long-player-top", players.nth(1))
     chat = lab.page.locator(".sw-chat").first
     chat.scroll_into_view_if_needed()
     lab.screenshot("restored-chat", chat)
