@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,53 @@ def test_the_saved_file_is_valid_json_with_one_bundle(tmp_path):
         f"saved notebook: {path.stat().st_size:,} bytes; the long Player's saved state: "
         f"{len(json.dumps(players[1])):,} bytes, its markdown fallback: {len(long):,}"
     )
+
+
+WIDGETS_PLUGIN = "/lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
+
+
+def saved_player(path: Path) -> dict[str, Any] | None:
+    """The Player model's state in a notebook JupyterLab saved (None while there is none)."""
+    nb = json.loads(path.read_text())
+    widgets = nb.get("metadata", {}).get("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    found = [e["state"] for e in state.values() if e["state"].get("_sw_view") == "player"]
+    return found[0] if found else None
+
+
+def test_a_player_saved_by_jupyterlab_keeps_the_text_its_front_end_drew(lab, tmp_path):
+    """Run in JupyterLab, the cursor moved in the page, saved with widget state: the snapshot
+    is the one the front end kept on the model (the kernel sends none once a front end
+    spoke), and the reopened notebook shows it with no kernel that knows the Player."""
+    from streamwidget.widgets.player import Player
+
+    lab.server.api("PUT", WIDGETS_PLUGIN, {"raw": '{"saveState": true}'})
+    try:
+        notebook = lab.server.write_notebook(
+            "player-saved-by-lab.ipynb",
+            [("code", "import streamwidget as sw\nsw.Player('markdown-tour', position=40)")],
+        )
+        lab.open(notebook)
+        lab.run_all()
+        lab.wait_for('.sw-player[data-position="40"][data-drawn-from="kernel"]')
+        for _ in range(3):
+            lab.page.locator(".sw-player .sw-step-forward").click()
+        lab.wait_for('.sw-player[data-position="43"]')
+        lab.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        path = lab.server.root / notebook
+        deadline = time.monotonic() + 30
+        while (saved := saved_player(path)) is None and time.monotonic() < deadline:
+            time.sleep(0.25)
+    finally:
+        lab.server.api("PUT", WIDGETS_PLUGIN, {"raw": "{}"})
+    assert saved is not None, "JupyterLab saved the widget state"
+    expected = Player("markdown-tour", position=43).document.text
+    assert saved["position"] == 43 and saved["snapshot"]["position"] == 43
+    assert saved["snapshot"]["text"] == {"start": 0, "text": expected}
+
+    lab.server.shutdown_sessions()
+    lab.open(notebook)  # a new kernel, which knows no Player
+    player = lab.wait_for('.sw-player[data-drawn-from="snapshot"][data-position="43"]')
+    shown = " ".join(player.locator(".sw-text").all_inner_texts())
+    assert " ".join(expected.split()[-4:]) in shown, (expected[-80:], shown[-200:])
+    lab.screenshot("reopened-saved-by-lab", player)
