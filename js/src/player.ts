@@ -145,7 +145,9 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     schedule();
   }
 
-  let drawnPosition: number | null = null; // the position the document was last drawn at
+  // the position the document was last drawn at, and from what: the snapshot or the kernel
+  let drawnPosition: number | null = null;
+  let drawnFromSnapshot = false;
 
   function drawTimeline(): void {
     const tl = model.get("timeline");
@@ -198,9 +200,11 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     if (!queue.seeking) strip.setCursor(time);
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
-    // the first draw with text counts as a move: the view opens at the cursor
-    const moved = drawnPosition !== position;
+    // the first draw with text counts as a move: the view opens at the cursor; so does the
+    // kernel's text replacing the snapshot's (more of it, above)
+    const moved = drawnPosition !== position || drawnFromSnapshot !== (snap !== null);
     drawnPosition = position;
+    drawnFromSnapshot = snap !== null;
     const textLen = model.get("text_len") ?? 0;
     const reasoningLen = model.get("reasoning_len") ?? 0;
     const text = snap ? snap.text : { start: segments.text.start, text: segments.text.upTo(textLen) };
