@@ -228,7 +228,11 @@ def saved_player(path: Path) -> dict[str, Any] | None:
 def test_a_player_saved_by_jupyterlab_keeps_the_text_its_front_end_drew(lab, tmp_path):
     """Run in JupyterLab, the cursor moved in the page, saved with widget state: the snapshot
     is the one the front end kept on the model (the kernel sends none once a front end
-    spoke), and the reopened notebook shows it with no kernel that knows the Player."""
+    spoke), and the reopened notebook shows it with no kernel that knows the Player.
+
+    (The kernel cannot tell a page from nbclient before the page's first request: after the
+    cell that made the first Player it sends one snapshot of ~4 kB, which the page's own
+    replaces.)"""
     from streamwidget.widgets.player import Player
 
     lab.server.api("PUT", WIDGETS_PLUGIN, {"raw": '{"saveState": true}'})
