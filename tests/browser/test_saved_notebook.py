@@ -206,6 +206,12 @@ def test_the_saved_file_is_valid_json_with_one_bundle(tmp_path):
     long = "".join(saved["cells"][-2]["outputs"][0]["data"]["text/markdown"])
     assert long_tail(tmp_path) in long and "earlier characters are not shown here" in long
     assert len(long) < 25_000, len(long)
+    # nbconvert shows each Player's document at its cursor
+    import nbformat
+    from nbconvert import MarkdownExporter
+
+    converted, _ = MarkdownExporter().from_notebook_node(nbformat.read(path, as_version=4))
+    assert last_word("code-review") in converted and long_tail(tmp_path) in converted
     players = [s for s in state.values() if s.get("_sw_view") == "player"]
     print(
         f"saved notebook: {path.stat().st_size:,} bytes; the long Player's saved state: "
