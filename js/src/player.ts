@@ -5,6 +5,12 @@
 // and asks the kernel for what it lacks at the cursor (player_text.ts, widgets/player.py).
 // Dragging the strip moves the playhead at once; seeks go through a queue that keeps one in
 // flight and replaces a waiting one by the newest, so the view never falls behind the pointer.
+//
+// The cursor is drawn as one: its position, time, status, inspector and the document's text
+// change together, once the text at the cursor is here (never a final status over the text
+// of an earlier cursor). Before the kernel answers, or when no kernel does (a saved notebook
+// reopened), the view draws from the model's snapshot if it is of this cursor
+// (player_saved.ts), and keeps it up to date for the notebook's saved widget state.
 
 import "./styles.css";
 import "./player.css";
@@ -13,8 +19,9 @@ import type { WidgetModel } from "./model";
 import { DocView } from "./player_doc";
 import { Inspector } from "./player_inspector";
 import type { PlayerModel, PlayerMsg } from "./player_model";
+import { type Snapshot, sameSnapshot, snapshotOf, usable, windowParts } from "./player_saved";
 import { axis, setAxis, shortDuration, Strip, timingParts } from "./player_strip";
-import { type Reply, RequestQueue, Segment } from "./player_text";
+import { HELD_MAX, type Reply, RequestQueue, Segment } from "./player_text";
 
 type AnyModel = WidgetModel<PlayerModel>;
 
@@ -101,12 +108,14 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   const earlier = h(doc, "button", "sw-btn sw-player-earlier") as HTMLButtonElement;
   earlier.type = "button";
   earlier.addEventListener("click", () => queue.pull({ earlier: true }));
+  // a snapshot's text starts after the beginning: the rest was not saved with the notebook
+  const unsaved = h(doc, "div", "sw-player-unsaved");
+  unsaved.hidden = true;
   const view = new DocView(doc);
   scroller.append(view.el);
-  // just above the reply's text when the renderer has one, else at the top
-  const textEl = view.el.querySelector(".sw-text");
-  if (textEl) textEl.before(earlier);
-  else scroller.prepend(earlier);
+  // under the header, just above the reply
+  view.above(earlier);
+  view.above(unsaved);
   const inspector = new Inspector(doc, (position) => queue.seek({ kind: "seek", position }));
   root.append(title, bar, strip.el, axisRow, stats, scroller, inspector.el);
   el.append(root);
@@ -121,14 +130,24 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
   }
 
   function onMessage(msg: Reply): void {
-    if (!msg || msg.kind !== "reply" || msg.view !== viewId) return;
-    segments.text.apply(msg.text);
-    segments.reasoning.apply(msg.reasoning);
-    queue.answered(msg.seq);
+    if (!msg || msg.kind !== "reply") return;
+    if (msg.view === null) {
+      // a frame of playback, to every view: appended when it continues what this view holds
+      segments.text.apply(msg.text, HELD_MAX);
+      segments.reasoning.apply(msg.reasoning, HELD_MAX);
+    } else if (msg.view === viewId) {
+      segments.text.apply(msg.text);
+      segments.reasoning.apply(msg.reasoning);
+      queue.answered(msg.seq);
+    } else {
+      return;
+    }
     schedule();
   }
 
-  let drawnPosition: number | null = null; // the position the document was last drawn at
+  // the position the document was last drawn at, and from what: the snapshot or the kernel
+  let drawnPosition: number | null = null;
+  let drawnFromSnapshot = false;
 
   function drawTimeline(): void {
     const tl = model.get("timeline");
@@ -142,18 +161,9 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     const info = model.get("info") ?? {};
     const position = model.get("position") ?? 0;
     const total = info.events ?? 0;
-    const time = model.get("time") ?? 0;
-    const status = model.get("status");
     const playing = Boolean(model.get("playing"));
     const speed = model.get("speed");
-    Object.assign(root.dataset, {
-      position: String(position),
-      events: String(total),
-      time: String(time),
-      status,
-      playing: String(playing),
-      speed: String(speed),
-    });
+    Object.assign(root.dataset, { events: String(total), playing: String(playing), speed: String(speed) });
     setText(title, info.title ?? "");
     title.hidden = !info.title;
     title.title = info.source ?? "";
@@ -161,50 +171,80 @@ function mount(model: AnyModel, el: HTMLElement): () => void {
     play.title = playing ? "Pause" : position >= total ? "Play from the start" : "Play";
     play.setAttribute("aria-label", play.title);
     play.setAttribute("aria-pressed", String(playing));
-    back.disabled = position <= 0;
-    forward.disabled = position >= total;
     for (const button of speedButtons) {
       button.setAttribute("aria-pressed", String(Number(button.dataset.speed) === speed));
     }
+    const textLen = model.get("text_len") ?? 0;
+    const reasoningLen = model.get("reasoning_len") ?? 0;
+    const held = segments.text.holds(textLen) && segments.reasoning.holds(reasoningLen);
+    if (!held) queue.pull(); // the text at the cursor is asked for; the cursor waits for it
+    const snap = held ? null : usable(model.get("snapshot"), position, textLen, reasoningLen);
+    if (held || snap) drawCursor(position, total, snap);
+  }
+
+  /** The cursor, its status and the document at it, in one go: from the text the view holds,
+   * else from the model's snapshot of this cursor. */
+  function drawCursor(position: number, total: number, snap: Snapshot | null): void {
+    const time = model.get("time") ?? 0;
+    const status = model.get("status");
+    const playing = Boolean(model.get("playing"));
+    Object.assign(root.dataset, { position: String(position), time: String(time), status });
     setText(
       readout,
-      `${clockText(time)} / ${shortDuration(info.duration ?? 0)} · event ` +
+      `${clockText(time)} / ${shortDuration(model.get("info")?.duration ?? 0)} · event ` +
         `${position.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`,
     );
+    back.disabled = position <= 0;
+    forward.disabled = position >= total;
     // until the kernel answers the user's last seek, the playhead stays where the user put it
     if (!queue.seeking) strip.setCursor(time);
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
-    let moved = false;
+    // the first draw with text counts as a move: the view opens at the cursor; so does the
+    // kernel's text replacing the snapshot's (more of it, above)
+    const moved = drawnPosition !== position || drawnFromSnapshot !== (snap !== null);
+    drawnPosition = position;
+    drawnFromSnapshot = snap !== null;
     const textLen = model.get("text_len") ?? 0;
     const reasoningLen = model.get("reasoning_len") ?? 0;
-    if (!segments.text.holds(textLen) || !segments.reasoning.holds(reasoningLen)) {
-      queue.pull(); // keep showing what is drawn until the text at the cursor is here
-    } else {
-      // the first draw with text counts as a move: the view opens at the cursor
-      moved = drawnPosition !== position;
-      drawnPosition = position;
-      const start = segments.text.start;
-      setText(earlier, `Show earlier text (${start.toLocaleString("en-US")} characters before)`);
-      earlier.hidden = start === 0;
-      const started = win.performance?.now() ?? 0;
-      view.update({
-        status,
-        text: segments.text.upTo(textLen),
-        reasoning: segments.reasoning.upTo(reasoningLen),
-        tool_calls: model.get("tool_calls") ?? [],
-        parts: model.get("parts"),
-        error: model.get("error"),
-        meta: model.get("meta") ?? {},
-        clock: time,
-      });
-      // how long the document took to draw (ms): for tests and benchmarks to read
-      root.dataset.drawMs = ((win.performance?.now() ?? 0) - started).toFixed(1);
-    }
+    const text = snap ? snap.text : { start: segments.text.start, text: segments.text.upTo(textLen) };
+    const reasoning = snap
+      ? snap.reasoning
+      : { start: segments.reasoning.start, text: segments.reasoning.upTo(reasoningLen) };
+    const start = text.start;
+    setText(earlier, `Show earlier text (${start.toLocaleString("en-US")} characters before)`);
+    earlier.hidden = start === 0 || snap !== null;
+    setText(unsaved, `… ${start.toLocaleString("en-US")} earlier characters were not saved with the notebook`);
+    unsaved.hidden = start === 0 || snap === null;
+    const started = win.performance?.now() ?? 0;
+    view.update({
+      status,
+      text: text.text,
+      reasoning: reasoning.text,
+      tool_calls: model.get("tool_calls") ?? [],
+      parts: windowParts(model.get("parts"), text.start, reasoning.start),
+      error: model.get("error"),
+      meta: model.get("meta") ?? {},
+      clock: time,
+    });
+    // how long the document took to draw (ms): for tests and benchmarks to read
+    root.dataset.drawMs = ((win.performance?.now() ?? 0) - started).toFixed(1);
+    root.dataset.drawnFrom = snap ? "snapshot" : "kernel";
+    if (!snap) keepSnapshot(position, textLen, reasoningLen);
     // The cursor is at the end of the text shown: a seek or a step brings it into sight, and
     // playback keeps it there unless the reader scrolled up to read.
     if (moved && (!playing || atBottom)) scroller.scrollTop = scroller.scrollHeight;
     inspector.update(model.get("inspector") ?? [], position, total);
+  }
+
+  /** What the notebook's saved widget state keeps of this cursor: set on the model only
+   * (never sent to the kernel), when it changed. */
+  let kept: Snapshot | null = null;
+  function keepSnapshot(position: number, textLen: number, reasoningLen: number): void {
+    const snap = snapshotOf(position, segments.text, segments.reasoning, textLen, reasoningLen);
+    if (sameSnapshot(kept, snap)) return;
+    kept = snap;
+    model.set?.("snapshot", snap);
   }
 
   // Render at most once per animation frame, however many trait changes arrive.

@@ -38,6 +38,11 @@ export class DocView {
     this.el.append(this.header.el, this.reply.el);
   }
 
+  /** Put `el` between the header and the reply (notes about the text that follows). */
+  above(el: HTMLElement): void {
+    this.el.insertBefore(el, this.reply.el);
+  }
+
   update(state: DocState): void {
     this.el.dataset.status = state.status;
     this.header.update(state.status, state.meta ?? {});

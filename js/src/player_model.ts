@@ -2,6 +2,7 @@
 // in step with widgets/player.py and widgets/compare.py.
 
 import type { Meta, Part, Status, ToolCall } from "./model";
+import type { Snapshot } from "./player_saved";
 
 /** What a timing strip draws (seek.Timing.to_dict() plus binned token arrivals). */
 export interface Timeline {
@@ -62,6 +63,9 @@ export interface PlayerModel {
   playing: boolean;
   /** 0 is instant. */
   speed: number;
+  /** The tail of the text at a cursor, for a saved notebook (player_saved.ts): set by the
+   * kernel where no front end runs, and by the view on the model only. */
+  snapshot?: Snapshot | null;
 }
 
 /** Front end → kernel (seeks and text requests go through player_text.ts's RequestQueue,

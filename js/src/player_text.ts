@@ -8,6 +8,14 @@
 // Requests go through a RequestQueue: at most one in flight; while it is, the newest seek
 // replaces any older pending one (a drag sends where the pointer is now, never a backlog of
 // where it was), and a text pull waits behind a seek (whose reply brings text anyway).
+//
+// While the kernel plays, it sends each frame's new text to every view (`view: null`) just
+// before the cursor traits that need it: a view that holds the text up to the previous frame
+// appends it and draws the new cursor, status and text together, with no round trip.
+
+/** The most a view holds after appending text sent to every view (the kernel's HELD_MAX in
+ * widgets/player_text.py): past it the view asks for a window instead. */
+export const HELD_MAX = 65_536;
 
 /** One field's piece of a reply; offsets in UTF-16 units of the final text. */
 export interface Piece {
@@ -20,10 +28,10 @@ export interface Piece {
   prepend?: boolean;
 }
 
-/** Kernel → the view that asked. */
+/** Kernel → the view that asked (`view` null: every view, a frame of playback). */
 export interface Reply {
   kind: "reply";
-  view: string;
+  view: string | null;
   seq: number | null;
   position: number;
   text: Piece | null;
@@ -39,8 +47,9 @@ export class Segment {
     return this.start + this.text.length;
   }
 
-  /** Take a reply's piece; an append that does not continue this segment is stale: dropped. */
-  apply(piece: Piece | null | undefined): void {
+  /** Take a reply's piece; an append that does not continue this segment is stale: dropped,
+   * and so is one that would make the segment longer than `limit`. */
+  apply(piece: Piece | null | undefined, limit = Infinity): void {
     if (!piece) return;
     if (piece.prepend) {
       if (piece.end === this.start) {
@@ -50,7 +59,7 @@ export class Segment {
     } else if (!piece.append) {
       this.start = piece.start;
       this.text = piece.text;
-    } else if (piece.start === this.end) {
+    } else if (piece.start === this.end && this.text.length + piece.text.length <= limit) {
       this.text += piece.text;
     }
   }

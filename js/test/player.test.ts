@@ -72,6 +72,10 @@ class FakeModel {
       off: (event, cb) => {
         if (event && cb) this.handlers.get(event)?.delete(cb);
       },
+      set: (key, value) => {
+        this.attrs[key] = value;
+        this.emit(`change:${key}`);
+      },
       send: (msg: any) => {
         this.sent.push(msg);
         if (this.autoReply && msg.view) this.reply(msg);
@@ -224,9 +228,128 @@ describe("Player front end", () => {
     assert.equal(shown().trim(), "Ti");
   });
 
+  test("a cursor's status and text are drawn together, never a final status over older text", () => {
+    const model = new FakeModel();
+    model.autoReply = false;
+    const at3 = FULL.indexOf("Second");
+    Object.assign(model.attrs, { position: 3, time: 3, text_len: at3, status: "streaming" });
+    const { root, q, shown } = mount(model);
+    flush();
+    assert.equal(root.dataset.status, undefined, "nothing of the cursor before its text is here");
+    const ask = model.sent[0];
+    model.emit("msg:custom", {
+      kind: "reply", view: ask.view, seq: ask.seq, position: 3, reasoning: null,
+      text: { start: 0, end: at3, text: FULL.slice(0, at3), append: false },
+    });
+    flush();
+    assert.deepEqual([root.dataset.status, root.dataset.position], ["streaming", "3"]);
+    cursor(model, FULL.length, 8, "complete"); // the traits of the end, the text still to come
+    assert.deepEqual([root.dataset.status, root.dataset.position], ["streaming", "3"]);
+    assert.equal(q(".sw-player-doc").dataset.status, "streaming");
+    assert.doesNotMatch(shown(), /Third/);
+    assert.match(q(".sw-player-readout").textContent!, /event 3 \/ 8/);
+    const pull = model.sent.at(-1);
+    assert.deepEqual([pull.kind, pull.position, pull.have.text], ["text", 8, [0, at3]]);
+    model.emit("msg:custom", {
+      kind: "reply", view: pull.view, seq: pull.seq, position: 8, reasoning: null,
+      text: { start: at3, end: FULL.length, text: FULL.slice(at3), append: true },
+    });
+    flush();
+    assert.deepEqual([root.dataset.status, root.dataset.position], ["complete", "8"]);
+    assert.equal(q(".sw-player-doc").dataset.status, "complete");
+    assert.match(shown(), /Third\./);
+    assert.match(q(".sw-player-readout").textContent!, /event 8 \/ 8/);
+  });
+
+  test("a frame of playback sent to every view is drawn with its cursor, with no request", () => {
+    const model = new FakeModel();
+    const at3 = FULL.indexOf("Second");
+    const at5 = FULL.indexOf("Third");
+    Object.assign(model.attrs, { position: 3, time: 3, text_len: at3, status: "streaming" });
+    model.reply = (msg: any) => model.emit("msg:custom", {
+      kind: "reply", view: msg.view, seq: msg.seq, position: 3, reasoning: null,
+      text: { start: 0, end: at3, text: FULL.slice(0, at3), append: false },
+    });
+    const { root, shown } = mount(model);
+    flush();
+    model.sent = [];
+    const frame = (start: number, end: number) => model.emit("msg:custom", {
+      kind: "reply", view: null, seq: null, position: 0, reasoning: null,
+      text: { start, end, text: FULL.slice(start, end), append: true },
+    });
+    frame(at3, at5); // the kernel sends the text before the traits that need it
+    cursor(model, at5, 5);
+    assert.deepEqual(model.sent, [], "the view had the text: no request");
+    assert.equal(root.dataset.position, "5");
+    assert.match(shown(), /Second paragraph follows\./);
+    frame(at3, at5); // not a continuation of what the view holds: dropped
+    frame(at5, FULL.length);
+    cursor(model, FULL.length, 8, "complete");
+    assert.deepEqual(model.sent, []);
+    assert.equal(shown().match(/Second paragraph/g)!.length, 1);
+    assert.deepEqual([root.dataset.status, root.dataset.position], ["complete", "8"]);
+  });
+
+  test("the view keeps a bounded snapshot of its cursor on the model, never sent", () => {
+    const long = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join("\n");
+    const model = new FakeModel();
+    Object.assign(model.attrs, { text_len: long.length });
+    model.reply = (msg: any) => model.emit("msg:custom", {
+      kind: "reply", view: msg.view, seq: msg.seq, position: 8, reasoning: null,
+      text: { start: 0, end: long.length, text: long, append: false },
+    });
+    mount(model);
+    flush();
+    const snap = model.attrs.snapshot!;
+    assert.equal(snap.position, 8);
+    assert.equal(snap.text.start + snap.text.text.length, long.length, "ends at the cursor");
+    assert.ok(snap.text.text.length <= 4096 && snap.text.text.length > 3000, `${snap.text.text.length}`);
+    assert.match(snap.text.text, /^line \d+\n/, "from the start of a line");
+    assert.ok(model.sent.every((m) => !("snapshot" in m)), "not sent to the kernel");
+
+    // reopened without a kernel: the snapshot of this cursor is drawn, marked as a tail
+    const saved = new FakeModel();
+    saved.autoReply = false;
+    Object.assign(saved.attrs, { text_len: long.length, snapshot: snap });
+    const { root, q, shown } = mount(saved);
+    flush();
+    assert.equal(root.dataset.drawnFrom, "snapshot");
+    assert.equal(root.dataset.status, "complete");
+    assert.match(shown(), /line 1999\s*$/);
+    assert.doesNotMatch(shown(), /line 0\n/);
+    const note = q(".sw-player-unsaved");
+    assert.equal(note.hidden, false);
+    assert.equal(note.textContent, `… ${snap.text.start.toLocaleString("en-US")} earlier characters were not saved with the notebook`);
+    assert.equal(q<HTMLButtonElement>(".sw-player-earlier").hidden, true, "no kernel to ask");
+    // the kernel answers after all: its text replaces the snapshot
+    const ask = saved.sent[0];
+    saved.emit("msg:custom", {
+      kind: "reply", view: ask.view, seq: ask.seq, position: 8, reasoning: null,
+      text: { start: 0, end: long.length, text: long, append: false },
+    });
+    flush();
+    assert.equal(root.dataset.drawnFrom, "kernel");
+    assert.match(shown(), /^line 0\n/);
+    assert.equal(note.hidden, true);
+  });
+
+  test("a snapshot of another cursor is not drawn", () => {
+    const model = new FakeModel();
+    model.autoReply = false;
+    const at3 = FULL.indexOf("Second");
+    Object.assign(model.attrs, {
+      snapshot: { position: 3, text: { start: 0, text: FULL.slice(0, at3) }, reasoning: { start: 0, text: "" } },
+    });
+    const { root, shown } = mount(model);
+    flush();
+    assert.equal(shown(), "");
+    assert.equal(root.dataset.position, undefined);
+  });
+
   test("buttons and keys ask the kernel to play, pause, step and change speed", () => {
     const model = new FakeModel();
     const { q, root } = mount(model);
+    flush(); // the cursor is drawn with its text
     q<HTMLButtonElement>(".sw-play").click();
     q<HTMLButtonElement>(".sw-step-back").click();
     assert.equal(q<HTMLButtonElement>(".sw-step-forward").disabled, true, "at the end");
@@ -260,6 +383,7 @@ describe("Player front end", () => {
     model.attrs.inspector = [5, 6, 7, 8].map((i) => ({ i, t: i, type: i === 7 ? "tool_call_start" : "text", payload: `{"n": ${i}}` }));
     model.attrs.position = 8;
     const { root, q } = mount(model);
+    flush(); // the cursor is drawn with its text
     const when = [...root.querySelectorAll<HTMLElement>(".sw-ev")].map((r) => `${r.dataset.index}:${r.dataset.when}`);
     assert.deepEqual(when, ["5:past", "6:past", "7:current", "8:future"]);
     assert.match(q(".sw-inspector-summary").textContent!, /^Event 8 of 8 · tool_call_start/);

@@ -99,6 +99,15 @@ describe("Segment", () => {
     assert.equal(s.text, "tail");
   });
 
+  test("an append past a limit is dropped (a frame of playback to a view that holds enough)", () => {
+    const seg = new Segment();
+    seg.apply({ start: 0, end: 6, text: "abcdef", append: false });
+    seg.apply({ start: 6, end: 10, text: "ghij", append: true }, 8);
+    assert.deepEqual(seg.span(), [0, 6], "10 units would pass the limit of 8");
+    seg.apply({ start: 6, end: 8, text: "gh", append: true }, 8);
+    assert.deepEqual([seg.span(), seg.text], [[0, 8], "abcdefgh"]);
+  });
+
   test("a prepend goes before the segment only when it ends where the segment starts", () => {
     const s = new Segment();
     s.apply({ start: 6, end: 11, text: "world", append: false });

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -59,18 +58,10 @@ def parts_on_screen(lab, selector: str) -> list[str]:
     return [p["kind"] for p in shown]
 
 
-def check_order(lab, selector: str, expected: list[str], within: float = 10.0) -> None:
-    """The parts on screen, in order, once drawn: the Player fetches the text at its cursor
-    after the position (and status) arrive, so the last run may still be growing a moment."""
-    deadline = time.monotonic() + within
-    while True:
-        labels = parts_on_screen(lab, selector)
-        drawn = len(labels) == len(expected) and all(
-            label.startswith(want) for label, want in zip(labels, expected)
-        )
-        if drawn or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+def check_order(lab, selector: str, expected: list[str]) -> None:
+    """The parts on screen, in order, as soon as the status they go with shows: a view draws
+    its status and its text together (the Player too: no final status over older text)."""
+    labels = parts_on_screen(lab, selector)
     assert len(labels) == len(expected), labels
     for label, want in zip(labels, expected):
         assert label.startswith(want), (labels, expected)

@@ -19,9 +19,18 @@ Sync design. The kernel owns the cursor; the front end asks (``seek``, ``step``,
   only what that view lacks for the position: the missing piece when it is short (playing,
   stepping), else a window of the last :data:`WINDOW` units up to the cursor (a jump). A seek
   back inside the segment costs no text at all. See :mod:`streamwidget.widgets.player_text`.
+- while playing, each frame's new text goes to every view just before the cursor traits
+  (``played``: one piece per frame, at most ``APPEND_MAX``), so a view draws the cursor, its
+  status and its text together with no round trip;
 - the document at a position comes from a :class:`~streamwidget.seek.SeekIndex` (a prefix
   plus the nearest checkpoint folded forward), never from a full re-fold; a ``.jsonl`` file is
   indexed without holding its events (:meth:`SeekIndex.from_file`).
+
+The saved notebook. A front end keeps the tail of the text at the cursor in the model's
+``snapshot`` (not sent back), so the widget manager saves it and a notebook reopened without a
+kernel shows the reply at the cursor. Where no front end runs, the kernel does it, and keeps
+the output's markdown fallback (the last :data:`FALLBACK_CHARS` characters of the document at
+the cursor) up to date: see :mod:`streamwidget.widgets.player_saved`.
 
 Playback is an asyncio task on the kernel's loop that moves the cursor along the recording's
 clock at most once per ``frame_interval``; ``speed=0`` (instant) jumps to the end.
@@ -42,16 +51,19 @@ from ..recording import Recording, event_row
 from ..seek import STALL_THRESHOLD, SeekIndex
 from ..store import Store
 from ..transfer import open_recording
-from .base import BundledWidget
-from .player_text import reply
+from . import player_saved, static
+from .base import WithFallback
+from .player_text import played, reply, snapshot
 from .timeline import timeline_data
 
 #: Speeds the front end offers (0 is instant).
 SPEEDS = (1.0, 2.0, 10.0, 0.0)
+#: Characters of the text at the cursor the output's markdown fallback keeps (nbconvert).
+FALLBACK_CHARS = 16_384
 _ARGS = "source, store=, position=, speed=, stall_threshold=, context=, frame_interval=, layout="
 
 
-class Player(BundledWidget):
+class Player(WithFallback):
     """Play a recording (a :class:`Recording`, a ``.jsonl`` path, a bundled name) or a stored
     stream (an id, a handle or a view) with a scrubber, speeds, steps and an event inspector."""
 
@@ -73,6 +85,9 @@ class Player(BundledWidget):
     inspector = traitlets.List(traitlets.Dict()).tag(sync=True)
     playing = traitlets.Bool(False).tag(sync=True)
     speed = traitlets.Float(1.0).tag(sync=True)
+    #: The tail of the text at a cursor, for the saved notebook (``player_text.snapshot``):
+    #: set here only where no front end runs; a front end keeps its own on the model.
+    snapshot = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -120,6 +135,8 @@ class Player(BundledWidget):
             **kwargs,
         )
         self.on_msg(self._on_front_end_message)
+        self._fallback_at = -1  # the position the output's fallback shows
+        player_saved.watch(self)
 
     # -- moving the cursor ----------------------------------------------------------------
 
@@ -140,6 +157,12 @@ class Player(BundledWidget):
         return self.seek(self.position + int(by))
 
     def _move(self, position: int, t: float, *, by_user: bool) -> None:
+        """Move the cursor. A frame of playback sends the text it adds to every view first
+        (a move the user asked for: each view asks for the text it lacks)."""
+        if not by_user and player_saved.front_end_seen():  # else no one to send it to
+            frame = played(self.index, self.position, position)
+            if frame is not None:
+                self.send(frame)
         state = self._cursor(position, t)
         with self.hold_sync():
             for name, value in state.items():
@@ -249,6 +272,8 @@ class Player(BundledWidget):
         if not isinstance(content, dict):
             return
         kind = content.get("kind")
+        if isinstance(content.get("view"), str) and not player_saved.front_end_seen():
+            player_saved.front_end_spoke()
         target = self._target(content)
         if target is not None or kind == "text":
             # the text the asking view lacks goes out before the cursor traits that need it
@@ -282,6 +307,26 @@ class Player(BundledWidget):
             position = self.index.clamp(self.position + int(content["by"]))
             return position, self.index.time_at(position)
         return None
+
+    # -- the saved notebook ---------------------------------------------------------------
+
+    def _save_cursor(self) -> None:
+        """Where no front end runs: the snapshot and the output's fallback follow the cursor
+        (called after each cell; cheap when the cursor did not move)."""
+        if player_saved.front_end_seen() or self.comm is None:
+            return
+        if self.snapshot.get("position") != self.position:
+            self.snapshot = snapshot(self.index, self.position)
+        if self._fallback_at != self.position:
+            self._update_displays()
+
+    def _fallback(self) -> dict[str, str]:
+        self._fallback_at = self.position
+        document = self.document
+        return {
+            "text/plain": static.summary(document),
+            "text/markdown": static.markdown(document, limit=FALLBACK_CHARS),
+        }
 
     # -- more -----------------------------------------------------------------------------
 

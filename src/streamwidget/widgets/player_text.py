@@ -9,6 +9,12 @@ a new segment: the last :data:`WINDOW` units up to the cursor. A view can also a
 :data:`WINDOW` units before its segment (``earlier``: the reader wants to scroll further up).
 A jump to the middle of a million-event recording therefore costs one window, never the
 megabytes before the cursor.
+
+While the Player plays, each frame's new text goes to every view (:func:`played`, ``view``
+null) just before the cursor traits: a view that holds the previous frame's text appends it
+and draws the new cursor with no round trip. Where no front end runs (nbclient, nbconvert),
+:func:`snapshot` gives the tail of the text at the cursor that a saved notebook keeps (see
+``js/src/player_saved.ts``, which keeps the same on the model when a front end runs).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import bisect
 from array import array
 from typing import Any
 
+from ..parts import utf16_len
 from ..seek import FinalText, SeekIndex
 
 #: UTF-16 units of text a view gets before the cursor after a jump.
@@ -26,6 +33,9 @@ APPEND_MAX = 16_384
 #: The most a view holds after an append (more: a new window), so that playing or dragging
 #: forward through a long text keeps what is drawn bounded.
 HELD_MAX = 65_536
+#: UTF-16 units of the text (and of the reasoning) at the cursor a saved notebook keeps.
+SNAPSHOT_TEXT = 4_096
+SNAPSHOT_REASONING = 1_024
 
 
 def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str, Any] | None:
@@ -51,6 +61,52 @@ def reply(index: SeekIndex, request: dict[str, Any], position: int) -> dict[str,
         piece = before(final, ends, held) if earlier else segment(final, ends, held, position)
         answer[name] = piece
     return answer
+
+
+def played(index: SeekIndex, old: int, new: int) -> dict[str, Any] | None:
+    """The text events ``old`` to ``new`` added, for every view (``None``: none, or a move
+    back, or a piece longer than :data:`APPEND_MAX`: the views ask for a window then)."""
+    if new <= old:
+        return None
+    answer: dict[str, Any] = {"kind": "reply", "view": None, "seq": None, "position": new}
+    fields = (
+        ("text", index.text, index.text_end16),
+        ("reasoning", index.reasoning, index.reasoning_end16),
+    )
+    for name, final, ends in fields:
+        start, end = ends[old], ends[new]
+        answer[name] = (
+            {"start": start, "end": end, "text": final.slice(start, end), "append": True}
+            if 0 < end - start <= APPEND_MAX
+            else None
+        )
+    return answer if answer["text"] or answer["reasoning"] else None
+
+
+def snapshot(index: SeekIndex, position: int) -> dict[str, Any]:
+    """What a saved notebook keeps of the text at ``position``: the last
+    :data:`SNAPSHOT_TEXT` units of the text and :data:`SNAPSHOT_REASONING` of the reasoning,
+    each as ``{"start", "text"}`` (the same cut as ``tail`` in ``js/src/player_saved.ts``)."""
+    return {
+        "position": position,
+        "text": _tail(index.text, index.text_end16[position], SNAPSHOT_TEXT),
+        "reasoning": _tail(index.reasoning, index.reasoning_end16[position], SNAPSHOT_REASONING),
+    }
+
+
+def _tail(final: FinalText, end: int, limit: int) -> dict[str, Any]:
+    """The last ``limit`` units before ``end``: never from half a surrogate pair, and from
+    the start of a line when one begins in the first quarter."""
+    start = max(end - limit, 0)
+    if start and "\udc00" <= final.slice(start, start + 1) <= "\udfff":
+        start += 1
+    text = final.slice(start, end)
+    if start:
+        line = text.find("\n")
+        if line >= 0 and utf16_len(text[:line]) < limit / 4:
+            start += utf16_len(text[: line + 1])
+            text = text[line + 1 :]
+    return {"start": start, "text": text}
 
 
 def before(final: FinalText, ends: array[int], have: tuple[int, int]) -> dict[str, Any] | None:

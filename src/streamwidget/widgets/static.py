@@ -22,11 +22,21 @@ _LINK = re.compile(r"(!?\[[^\]]*\]\()\s*<?([^)\s>]*)>?([^)]*\))")
 _SAFE_URL = re.compile(r"^(https?:|mailto:|#)", re.I)
 
 
-def markdown(document: Document) -> str:
+def markdown(document: Document, limit: int | None = None) -> str:
     """The document as safe markdown: a status line, then its parts in order (thinking as a
-    labelled quote, tool calls, text, notices), then the error."""
+    labelled quote, tool calls, text, notices), then the error. ``limit``: keep only the last
+    ``limit`` characters of the text and of the reasoning (a line says how many were left)."""
     parts = [_status_line(document)]
+    cut = {"text": 0, "reasoning": 0}
+    if limit is not None:
+        cut = {"text": len(document.text) - limit, "reasoning": len(document.reasoning) - limit}
+        if max(cut.values()) > 0:
+            left = sum(n for n in cut.values() if n > 0)
+            parts.append(f"*… {left:,} earlier characters are not shown here*")
     for part, content in document.read_parts():
+        if part.kind in cut and cut[part.kind] > part.start:
+            # a run that ends before the cut is left out, the one across it is cut
+            content = content[cut[part.kind] - part.start :]
         if part.kind == "text" and content.strip():
             parts.append(_defang(content))
         elif part.kind == "reasoning" and content.strip():
