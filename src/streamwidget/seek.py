@@ -120,23 +120,26 @@ def _narrow(values: array[int]) -> array[int]:
 class SeekIndex:
     """Random access to the documents of one event list. Build once, then seek in O(log n).
 
-    ``SeekIndex(events)`` indexes a list in memory; :meth:`from_file` indexes a ``.jsonl``
-    recording without holding its events (they are re-read from the file when a seek folds a
-    few). Either way the index itself holds, per event, its time, its type as a small code and
-    the text lengths after it (~33 bytes), plus the final text once and one small checkpoint
-    every ``every`` events.
+    ``SeekIndex(events)`` indexes a sequence: a list in memory (kept as it is, not copied: a
+    :class:`Recording`'s events are shared with it, so treat them as read-only) or a lazy one
+    such as a stored stream's (:class:`~streamwidget.store.stored_events.StoredEvents`, read
+    in batches while indexing and a few events at a time later); any other iterable is
+    copied into a list. :meth:`from_file` indexes a ``.jsonl`` recording without holding its
+    events (they are re-read from the file when a seek folds a few). Either way the index
+    itself holds, per event, its time, its type as a small code and the text lengths after it
+    (~17 bytes), plus the final text once and one small checkpoint every ``every`` events.
     """
 
     def __init__(
         self,
-        events: Sequence[Event],
+        events: Iterable[Event],
         *,
         stream_id: str = "",
         model: str | None = None,
         provider: str | None = None,
         every: int = CHECKPOINT_EVERY,
     ):
-        self.events: Sequence[Event] = list(events)
+        self.events: Sequence[Event] = events if isinstance(events, Sequence) else list(events)
         self._build(
             self.events, {"stream_id": stream_id, "model": model, "provider": provider}, every
         )

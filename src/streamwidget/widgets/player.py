@@ -32,16 +32,18 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import traitlets
 
 from ..document import Document
-from ..lazy_events import is_recording_file
+from ..events import Event
+from ..lazy_events import bundled_file, is_recording_file
 from ..recording import Recording, event_row
 from ..seek import STALL_THRESHOLD, SeekIndex
 from ..store import Store
-from ..transfer import open_recording
+from ..transfer import no_stream_error, stored_stream
 from .base import BundledWidget
 from .player_text import reply
 from .timeline import timeline_data
@@ -93,8 +95,8 @@ class Player(BundledWidget):
                 f"; expected {_ARGS}"
             )
         _check_speed(speed)
-        self.header, self.index, self._recording = _open(source, store)
-        self.source: str = self._recording.source if self._recording else str(source)
+        self.header, self.index, self.source, self._load = _open(source, store)
+        self._recording: Recording | None = None
         self.timing = self.index.timing(stall_threshold=stall_threshold)
         self.context = context
         self.frame_interval = frame_interval
@@ -295,10 +297,12 @@ class Player(BundledWidget):
 
     @property
     def recording(self) -> Recording:
-        """The whole recording in memory: for a ``.jsonl`` file it is read (every event) on
-        first use — the Player itself only keeps an index of it."""
+        """The whole recording in memory: read (every event) on first use from a file or the
+        store (the events the Player plays: a stream's events appended since it opened are not
+        in it) — the Player itself only keeps an index of it. A :class:`Recording` the Player
+        was given is returned as it is."""
         if self._recording is None:
-            self._recording = Recording.load(self.source)
+            self._recording = self._load()
         return self._recording
 
     def close(self) -> None:
@@ -324,19 +328,54 @@ def _check_speed(speed: Any) -> None:
         raise ValueError(f"speed must be a number >= 0 (0 is instant), got {speed!r}")
 
 
-def _open(source: Any, store: Store | None) -> tuple[dict[str, Any], SeekIndex, Recording | None]:
-    """Header, seek index and (unless read lazily from a file) the recording of ``source``."""
-    if is_recording_file(source):
-        header, index = SeekIndex.from_file(source)
-        return header, index, None
-    recording = open_recording(source, store)
-    index = SeekIndex(
-        recording.events,
-        stream_id=str(recording.header.get("stream_id", "")),
-        model=recording.model or None,
-        provider=recording.provider or None,
+class _Opened(NamedTuple):
+    """What :func:`_open` gives the Player: the recording's header, its seek index, the
+    Player's ``source`` label and how to load the whole recording when asked."""
+
+    header: dict[str, Any]
+    index: SeekIndex
+    source: str
+    load: Callable[[], Recording]
+
+
+def _open(source: Any, store: Store | None) -> _Opened:
+    """Index ``source`` without holding its events: a file (a ``.jsonl`` path, a bundled
+    recording) is scanned and re-read by byte offsets, a stored stream by ``seq`` range (its
+    events committed by now). A :class:`Recording` is in memory already: its events are
+    indexed, not copied. Falls back to the whole recording in memory only for a stored log
+    whose ``seq`` numbers have gaps."""
+    if isinstance(source, Recording):
+        rec = source
+        return _Opened(rec.header, _index(rec.events, rec.header), rec.source, lambda: rec)
+    path = source if is_recording_file(source) else bundled_file(source)
+    if path is not None:
+        header, index = SeekIndex.from_file(path)
+        label = str(source) if path is source else f"bundled:{path.stem}"
+        return _Opened(header, index, label, lambda: Recording.load(path))
+    owner, stream_id = stored_stream(source, store)
+    try:
+        events = owner.stored_events(stream_id)
+        if events is None:  # gaps in its seq: read the log whole, in order
+            rec = owner.recording(stream_id)
+            return _Opened(rec.header, _index(rec.events, rec.header), rec.source, lambda: rec)
+        header = owner.recording_header(stream_id)
+    except KeyError:
+        raise no_stream_error(stream_id, owner) from None
+    index = _index(events, header)
+
+    def load() -> Recording:  # the events the Player plays, not those appended since
+        return Recording(header, list(index.events), f"store:{stream_id}")
+
+    return _Opened(header, index, f"store:{stream_id}", load)
+
+
+def _index(events: Sequence[Event], header: dict[str, Any]) -> SeekIndex:
+    return SeekIndex(
+        events,
+        stream_id=str(header.get("stream_id", "")),
+        model=str(header.get("model", "")) or None,
+        provider=str(header.get("provider", "")) or None,
     )
-    return recording.header, index, recording
 
 
 def _is_number(value: Any) -> bool:

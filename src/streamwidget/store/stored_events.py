@@ -1,0 +1,65 @@
+"""A stored stream's events read from the store on demand, not held in memory.
+
+The store's ``events`` table numbers a stream's events ``seq`` 0, 1, 2, ... (the writer, an
+import and recovery all append at ``max(seq) + 1``), so events ``a`` to ``b - 1`` are one
+range query, served by the primary key ``(stream_id, seq)`` on PostgreSQL and by DuckDB's
+min/max zone maps over ``seq`` (a stream's events are written in ``seq`` order). The sequence
+holds nothing per event: indexing it (:class:`~streamwidget.seek.SeekIndex`) reads it once in
+batches of :attr:`StoredEvents.BATCH`; a seek later reads the fewer than ``CHECKPOINT_EVERY``
+events it folds and the inspector's dozen.
+
+Snapshot: the sequence is the events committed when it was made (:meth:`Store.stored_events
+<streamwidget.store.reads.ReadsMixin.stored_events>` flushes first); events appended later
+are not seen. A stream whose events were deleted since, or a store closed since, raises
+:class:`~.types.StoreError` naming the stream and what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..events import Event
+from ..lazy_events import RangeEvents
+from . import sql
+from .types import StoreError
+
+Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+class StoredEvents(RangeEvents):
+    """The first ``count`` events of the stream ``stream_id``, read by ``seq`` range with
+    ``rows`` (a backend's query function: ``rows(query, params)``)."""
+
+    #: Events a query while iterating: large enough that a million events take ~60 queries,
+    #: small enough that one batch as Python objects stays a few megabytes.
+    BATCH = 16384
+
+    def __init__(self, rows: Rows, stream_id: str, count: int, *, display: str = ""):
+        self._rows = rows
+        self.stream_id = stream_id
+        self._count = count
+        self.display = display  # the store, for messages
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"StoredEvents({self.stream_id!r}, {self._count} events, store={self.display!r})"
+
+    def read(self, start: int, stop: int) -> list[Event]:
+        """Events ``start`` to ``stop - 1``, with one query."""
+        if stop <= start:
+            return []
+        where = f"events {start}..{stop - 1} of the stream {self.stream_id!r}"
+        try:
+            rows = self._rows(sql.EVENT_RANGE, [self.stream_id, start, stop])
+        except Exception as exc:  # closed, locked by another kernel, server gone: any backend
+            raise StoreError(f"cannot read {where} from the store {self.display}: {exc}") from exc
+        if len(rows) != stop - start:
+            raise StoreError(
+                f"cannot read {where}: they are no longer in the store {self.display} (the "
+                "stream was deleted or changed since it was opened); open it again"
+            )
+        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
