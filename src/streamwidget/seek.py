@@ -110,13 +110,6 @@ class FinalText:
         return data.decode("utf-16-le", "surrogatepass")
 
 
-def _narrow(values: array[int]) -> array[int]:
-    """``values`` in 4-byte ints when they fit (offsets of texts under 2 GB)."""
-    if not values or values[-1] < 2**31:  # non-decreasing: the last is the largest
-        return array("i", values)
-    return values
-
-
 class SeekIndex:
     """Random access to the documents of one event list. Build once, then seek in O(log n).
 
@@ -174,8 +167,9 @@ class SeekIndex:
         self.kind_names: list[str] = []
         # Cumulative lengths after k events (index 0..n) in UTF-16 units: the offsets a browser
         # counts and the ones :class:`FinalText` slices by.
-        self.text_end16 = array("q", [0])
-        self.reasoning_end16 = array("q", [0])
+        # (4-byte ints, widened to 8 if a text ever passes 2**31 units: see _add_ends)
+        self.text_end16 = array("i", [0])
+        self.reasoning_end16 = array("i", [0])
         self._checkpoints: list[Document] = []
         codes: dict[str, int] = {}
         state = Document(**meta)
@@ -199,8 +193,10 @@ class SeekIndex:
             # Only a text or reasoning event can grow a field, by exactly its own piece.
             grown16 = _utf16_len(event["text"]) if kind in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
-            self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
-            self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
+            self._add_ends(
+                self.text_end16[-1] + (grown16 if grew[0] else 0),
+                self.reasoning_end16[-1] + (grown16 if grew[1] else 0),
+            )
             if grew[0] or grew[1]:
                 field = pieces["text" if grew[0] else "reasoning"]
                 field.append(event["text"])
@@ -213,8 +209,19 @@ class SeekIndex:
         self._count = count
         self.text = FinalText([*chunks["text"], "".join(pieces["text"])])
         self.reasoning = FinalText([*chunks["reasoning"], "".join(pieces["reasoning"])])
-        self.text_end16 = _narrow(self.text_end16)
-        self.reasoning_end16 = _narrow(self.reasoning_end16)
+
+    def _add_ends(self, text_end: int, reasoning_end: int) -> None:
+        """Append the text lengths after one more event (built in 4-byte ints, not 8 and
+        narrowed at the end: a million events would hold 16 MB more while indexing)."""
+        try:
+            self.text_end16.append(text_end)
+            self.reasoning_end16.append(reasoning_end)
+        except OverflowError:  # over 2**31 UTF-16 units: 8-byte ints from here on
+            self.text_end16 = array("q", self.text_end16)
+            self.reasoning_end16 = array("q", self.reasoning_end16)
+            if len(self.text_end16) < len(self.times) + 1:
+                self.text_end16.append(text_end)
+            self.reasoning_end16.append(reasoning_end)
 
     def _checkpoint(self, state: Document) -> Document:
         """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
@@ -293,7 +300,7 @@ class SeekIndex:
         return timing_columns(
             self.times,
             self.kinds,
-            self.final,
+            self.document(len(self), text=False),  # (its usage: no copy of the text)
             (self.code("text"), self.code("tool_result")),
             stall_threshold=stall_threshold,
         )

@@ -17,7 +17,7 @@ are not seen. A stream whose events were deleted since, or a store closed since,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..events import Event
@@ -48,8 +48,19 @@ class StoredEvents(RangeEvents):
     def __repr__(self) -> str:
         return f"StoredEvents({self.stream_id!r}, {self._count} events, store={self.display!r})"
 
+    def __iter__(self) -> Iterator[Event]:
+        # each batch's rows become events one at a time: never a batch of both at once
+        for start in range(0, self._count, self.BATCH):
+            for t, kind, payload in self._fetch(start, min(start + self.BATCH, self._count)):
+                yield {"t": t, "type": kind, **json.loads(payload)}
+
     def read(self, start: int, stop: int) -> list[Event]:
         """Events ``start`` to ``stop - 1``, with one query."""
+        rows = self._fetch(start, stop)
+        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
+
+    def _fetch(self, start: int, stop: int) -> list[tuple[Any, ...]]:
+        """The rows of events ``start`` to ``stop - 1``: ``(t, type, payload)``."""
         if stop <= start:
             return []
         where = f"events {start}..{stop - 1} of the stream {self.stream_id!r}"
@@ -62,4 +73,4 @@ class StoredEvents(RangeEvents):
                 f"cannot read {where}: they are no longer in the store {self.display} (the "
                 "stream was deleted or changed since it was opened); open it again"
             )
-        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
+        return rows
