@@ -190,3 +190,25 @@ def test_text_lengths_widen_to_8_bytes_past_2_gigaunits():
         assert index.text_end16.typecode == index.reasoning_end16.typecode == "q"
         assert list(index.text_end16) == [0, 2, text_end]
         assert list(index.reasoning_end16) == [0, 0, reasoning_end]
+
+
+def test_a_seek_queries_the_store_once_and_steps_mostly_not_at_all(tmp_path, comms):
+    """A seek reads the events it folds and the inspector's rows around them in one query
+    (and keeps them), so stepping through them costs none."""
+    with Store(tmp_path / "s.duckdb") as store:
+        ids, all_events = two_streams(store, 3000)
+        player = Player(ids[0], store=store, position=0)
+        events = player.index.events
+        queries: list[list] = []
+        rows = events._rows
+        events._rows = lambda query, params: queries.append(params) or rows(query, params)
+        for k in random.Random(2).sample(range(len(events) + 1), 60):
+            before = len(queries)
+            assert player.seek(k) == rebuild(all_events[0], k, ids[0], "m0")
+            assert len(queries) - before <= 1, k
+        player.seek(1000)
+        before = len(queries)
+        for _ in range(40):
+            player.step(1)
+        assert player.document == rebuild(all_events[0], 1040, ids[0], "m0")
+        assert len(queries) - before <= 2, "40 steps forward"

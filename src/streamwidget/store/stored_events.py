@@ -36,11 +36,17 @@ class StoredEvents(RangeEvents):
     #: small enough that one batch as Python objects stays a few megabytes.
     BATCH = 16384
 
+    #: A short read (a seek's fold, the inspector's rows) fetches this many events more on
+    #: each side and keeps them: the seek's other read, a step and the next frame of
+    #: playback then need no query of their own.
+    MARGIN = 48
+
     def __init__(self, rows: Rows, stream_id: str, count: int, *, display: str = ""):
         self._rows = rows
         self.stream_id = stream_id
         self._count = count
         self.display = display  # the store, for messages
+        self._kept: tuple[int, list[Event]] = (0, [])  # (first index, events) of the last read
 
     def __len__(self) -> int:
         return self._count
@@ -55,9 +61,17 @@ class StoredEvents(RangeEvents):
                 yield {"t": t, "type": kind, **json.loads(payload)}
 
     def read(self, start: int, stop: int) -> list[Event]:
-        """Events ``start`` to ``stop - 1``, with one query."""
-        rows = self._fetch(start, stop)
-        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
+        """Events ``start`` to ``stop - 1``: with one query, or none when the last short read
+        kept them (the store's rows never change under a snapshot, unless deleted)."""
+        first, kept = self._kept
+        if first <= start and stop <= first + len(kept):
+            return kept[start - first : stop - first]
+        if stop - start > CHECKPOINT_EVERY:  # a long read (a scan): nothing kept
+            return _events(self._fetch(start, stop))
+        lo = max(start - self.MARGIN, 0)
+        hi = min(max(stop, start + CHECKPOINT_EVERY) + self.MARGIN, self._count)
+        self._kept = (lo, _events(self._fetch(lo, hi)))
+        return self._kept[1][start - lo : stop - lo]
 
     def _fetch(self, start: int, stop: int) -> list[tuple[Any, ...]]:
         """The rows of events ``start`` to ``stop - 1``: ``(t, type, payload)``."""
@@ -74,3 +88,7 @@ class StoredEvents(RangeEvents):
                 "stream was deleted or changed since it was opened); open it again"
             )
         return rows
+
+
+def _events(rows: list[tuple[Any, ...]]) -> list[Event]:
+    return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
