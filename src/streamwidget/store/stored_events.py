@@ -22,6 +22,7 @@ from typing import Any
 
 from ..events import Event
 from ..lazy_events import RangeEvents
+from ..seek import CHECKPOINT_EVERY
 from . import sql
 from .types import StoreError
 
