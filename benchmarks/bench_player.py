@@ -26,7 +26,9 @@ writes a live stream, committed in batches, the file closed) and played from the
   the Player did before, with the previous seek.
 
 Its memory is compared with the DuckDB file's size (DuckDB compresses: the file is a fraction
-of the ``.jsonl``). Standalone:
+of the ``.jsonl``), measured once the store has let the file go (after ``idle_release``: DuckDB
+keeps a cache of what it read while it holds the file); the row's note gives it just after
+opening too. Standalone:
 ``python benchmarks/bench_player.py [--quick] [--events N] [--json PATH]``.
 """
 
@@ -120,11 +122,17 @@ def child(variant: str, path: Path, seeks: int) -> dict[str, Any]:
         player.index.document(k, text=variant not in ("new", "stored"))
         bare.append(time.perf_counter() - t0)
     reply = max((len(json.dumps(m, ensure_ascii=False)) for m in sent), default=0)
+    idle = None
+    if store is not None:  # what stays once the store lets the file go (DuckDB's cache with it)
+        time.sleep(store.idle_release + 1.5)
+        gc.collect()
+        idle = rss() - before
     return {
         "variant": variant,
         "events": n,
         "open_s": opened,
         "held_bytes": held,
+        "held_idle_bytes": idle,
         "peak_bytes": peak,
         "comm_open_bytes": state_bytes(player, extra),
         "seek": percentiles(samples),
@@ -209,13 +217,16 @@ def stored_rows(
         row(
             SECTION,
             f"kernel memory held, stored stream ({n:,} events)",
-            stored["held_bytes"],
+            stored["held_idle_bytes"],
             "B",
-            baseline=eager["held_bytes"],
+            baseline=eager["held_idle_bytes"],
             target=f"<= 2x DuckDB file ({2 * size:,} B)",
-            passed=stored["held_bytes"] <= 2 * size if n >= 1_000_000 else None,
-            note=f"{stored['held_bytes'] / size:.2f}x the file, {stored['held_bytes'] / n:.0f}"
-            f" B/event (previous {eager['held_bytes'] / n:.0f}); peak {stored['peak_bytes']:,} B",
+            passed=stored["held_idle_bytes"] <= 2 * size if n >= 1_000_000 else None,
+            note=f"{stored['held_idle_bytes'] / size:.2f}x the file,"
+            f" {stored['held_idle_bytes'] / n:.0f} B/event (previous"
+            f" {eager['held_idle_bytes'] / n:.0f}) once the store let the file go; just after"
+            f" opening {stored['held_bytes']:,} B (DuckDB's cache of the file),"
+            f" peak {stored['peak_bytes']:,} B",
             **prev,
         ),
         row(
