@@ -172,6 +172,15 @@ def test_a_bundled_recording_is_indexed_from_its_file(comms):
     assert player.recording.events == events and player.recording.header == recording.header
 
 
+def test_a_bundled_recording_that_is_no_file_is_read_whole(monkeypatch, comms):
+    import streamwidget.widgets.player as player_module
+
+    monkeypatch.setattr(player_module, "bundled_file", lambda name: None)  # a zipped package
+    player = Player("weather-tool-error")
+    assert player.index.events == Recording.bundled("weather-tool-error").events
+    assert player.source == "bundled:weather-tool-error"
+
+
 def test_a_given_recording_is_indexed_not_copied(comms):
     recording = Recording.bundled("weather-tool-error")
     player = Player(recording)

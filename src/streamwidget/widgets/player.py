@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -342,22 +343,23 @@ def _open(source: Any, store: Store | None) -> _Opened:
     """Index ``source`` without holding its events: a file (a ``.jsonl`` path, a bundled
     recording) is scanned and re-read by byte offsets, a stored stream by ``seq`` range (its
     events committed by now). A :class:`Recording` is in memory already: its events are
-    indexed, not copied. Falls back to the whole recording in memory only for a stored log
-    whose ``seq`` numbers have gaps."""
+    indexed, not copied. Falls back to the whole recording in memory only for a bundled
+    recording that is no file (a zipped package) and a stored log with gaps in its ``seq``."""
     if isinstance(source, Recording):
-        rec = source
-        return _Opened(rec.header, _index(rec.events, rec.header), rec.source, lambda: rec)
+        return _in_memory(source)
     path = source if is_recording_file(source) else bundled_file(source)
     if path is not None:
         header, index = SeekIndex.from_file(path)
         label = str(source) if path is source else f"bundled:{path.stem}"
         return _Opened(header, index, label, lambda: Recording.load(path))
+    found = Recording.lookup(source) if isinstance(source, (str, os.PathLike)) else None
+    if found is not None:  # a bundled recording that is no file on disk (a zipped package)
+        return _in_memory(found)
     owner, stream_id = stored_stream(source, store)
     try:
         events = owner.stored_events(stream_id)
         if events is None:  # gaps in its seq: read the log whole, in order
-            rec = owner.recording(stream_id)
-            return _Opened(rec.header, _index(rec.events, rec.header), rec.source, lambda: rec)
+            return _in_memory(owner.recording(stream_id))
         header = owner.recording_header(stream_id)
     except KeyError:
         raise no_stream_error(stream_id, owner) from None
@@ -367,6 +369,12 @@ def _open(source: Any, store: Store | None) -> _Opened:
         return Recording(header, list(index.events), f"store:{stream_id}")
 
     return _Opened(header, index, f"store:{stream_id}", load)
+
+
+def _in_memory(recording: Recording) -> _Opened:
+    """A recording in memory: its events indexed, not copied."""
+    index = _index(recording.events, recording.header)
+    return _Opened(recording.header, index, recording.source, lambda: recording)
 
 
 def _index(events: Sequence[Event], header: dict[str, Any]) -> SeekIndex:
