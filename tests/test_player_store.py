@@ -221,3 +221,11 @@ def test_a_seek_queries_the_store_once_and_steps_mostly_not_at_all(tmp_path, com
             player.step(1)
         assert player.document == rebuild(all_events[0], 1040, ids[0], "m0")
         assert len(queries) - before <= 2, "40 steps forward"
+
+
+def test_a_seek_keeps_what_it_folds_from_a_checkpoint():
+    """What a short read keeps covers a seek's fold from its checkpoint (the two modules
+    cannot share the constant: the store may not import seek)."""
+    from streamwidget.seek import CHECKPOINT_EVERY
+
+    assert StoredEvents.SHORT >= CHECKPOINT_EVERY

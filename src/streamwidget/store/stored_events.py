@@ -22,7 +22,6 @@ from typing import Any
 
 from ..events import Event
 from ..lazy_events import RangeEvents
-from ..seek import CHECKPOINT_EVERY
 from . import sql
 from .types import StoreError
 
@@ -41,6 +40,9 @@ class StoredEvents(RangeEvents):
     #: each side and keeps them: the seek's other read, a step and the next frame of
     #: playback then need no query of their own.
     MARGIN = 48
+    #: Reads up to this long are kept: a seek folds fewer events than this from a checkpoint
+    #: (``streamwidget.seek.CHECKPOINT_EVERY``, a layer this one may not import).
+    SHORT = 128
 
     def __init__(self, rows: Rows, stream_id: str, count: int, *, display: str = ""):
         self._rows = rows
@@ -67,10 +69,10 @@ class StoredEvents(RangeEvents):
         first, kept = self._kept
         if first <= start and stop <= first + len(kept):
             return kept[start - first : stop - first]
-        if stop - start > CHECKPOINT_EVERY:  # a long read (a scan): nothing kept
+        if stop - start > self.SHORT:  # a long read (a scan): nothing kept
             return _events(self._fetch(start, stop))
         lo = max(start - self.MARGIN, 0)
-        hi = min(max(stop, start + CHECKPOINT_EVERY) + self.MARGIN, self._count)
+        hi = min(max(stop, start + self.SHORT) + self.MARGIN, self._count)
         self._kept = (lo, _events(self._fetch(lo, hi)))
         return self._kept[1][start - lo : stop - lo]
 
