@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import operator
 import os
 from array import array
 from collections.abc import Iterable, Sequence
@@ -171,6 +172,7 @@ class SeekIndex:
         self.text_end16 = array("i", [0])
         self.reasoning_end16 = array("i", [0])
         self._checkpoints: list[Document] = []
+        self._part_counts = array("i")
         codes: dict[str, int] = {}
         state = Document(**meta)
         count = 0
@@ -206,6 +208,9 @@ class SeekIndex:
                     state.text = state.reasoning = ""  # only its length changes from here
         if count % every == 0:
             self._checkpoints.append(self._checkpoint(state))
+        # parts are only ever appended, and only the last changes: every checkpoint's parts
+        # but its last are the first ones of these
+        self._final_parts = state._parts.items
         self._count = count
         self.text = FinalText([*chunks["text"], "".join(pieces["text"])])
         self.reasoning = FinalText([*chunks["reasoning"], "".join(pieces["reasoning"])])
@@ -225,14 +230,21 @@ class SeekIndex:
 
     def _checkpoint(self, state: Document) -> Document:
         """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
-        with it (checkpoints are never changed: a seek clones one before folding)."""
+        with it (checkpoints are never changed: a seek clones one before folding), and the
+        list of them when none changed. Of its parts it keeps only the last (the one part
+        that still changes); the others are the first ones of the final parts, which
+        :meth:`document` puts back (``_part_counts``: how many parts it had)."""
         clone = _clone(state)
         if self._checkpoints:
             previous = self._checkpoints[-1].tool_calls
-            clone.tool_calls = [
+            calls = [
                 previous[i] if i < len(previous) and previous[i] == call else call
                 for i, call in enumerate(clone.tool_calls)
             ]
+            same = len(calls) == len(previous) and all(map(operator.is_, calls, previous))
+            clone.tool_calls = previous if same else calls
+        self._part_counts.append(len(clone._parts.items))
+        clone._parts.items = clone._parts.items[-1:]
         return clone
 
     def __len__(self) -> int:
@@ -252,6 +264,8 @@ class SeekIndex:
         position = self.clamp(position)
         base = position - position % self.every
         doc = _clone(self._checkpoints[base // self.every])
+        shared = self._part_counts[base // self.every] - 1
+        doc._parts.items = self._final_parts[: max(shared, 0)] + doc._parts.items
         for event in self.events[base:position]:
             doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
         doc.text = self.text.slice(0, self.text_end16[position]) if text else ""
