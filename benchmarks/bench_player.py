@@ -14,7 +14,21 @@ memory is its own:
 
 Memory is the process's resident set after opening, minus before (and the peak), in bytes,
 after a first small Player (one-time costs: imports, the first widget);
-the target is at most twice the file's size. Standalone:
+the target is at most twice the file's size.
+
+The same events are then written as one stream into a DuckDB store (appended as the manager
+writes a live stream, committed in batches, the file closed) and played from there:
+
+- ``stored``: ``Player(stream_id, store=...)``, the events read from the store by ``seq``
+  range (:mod:`streamwidget.store.stored_events`): one scan in batches builds the index, a
+  seek reads the events it folds and the inspector's rows.
+- ``stored-previous``: the stream read whole into a ``Recording`` (``open_recording``), what
+  the Player did before, with the previous seek.
+
+Its memory is compared with the DuckDB file's size (DuckDB compresses: the file is a fraction
+of the ``.jsonl``), measured once the store has let the file go (after ``idle_release``: DuckDB
+keeps a cache of what it read while it holds the file); the row's note gives it just after
+opening too. Standalone:
 ``python benchmarks/bench_player.py [--quick] [--events N] [--json PATH]``.
 """
 
@@ -24,7 +38,6 @@ import gc
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +59,16 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def high_water() -> int:
+    """The process's peak resident set (``VmHWM``). Not ``ru_maxrss``: that one carries the
+    parent's peak across fork and exec, and the parent has just written a million events."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p95 = ordered[min(int(0.95 * len(ordered)), len(ordered) - 1)]
@@ -60,23 +83,32 @@ def state_bytes(player: Any, extra: dict[str, Any]) -> int:
 
 def child(variant: str, path: Path, seeks: int) -> dict[str, Any]:
     """One variant, in this (fresh) process."""
+    from streamwidget import Store
     from streamwidget.recording import Recording
+    from streamwidget.transfer import open_recording
     from streamwidget.widgets.player import Player
 
     Player("hello").close()  # one-time costs (imports, the first widget) are not the recording's
+    store = Store(path) if variant.startswith("stored") else None
+    if store is not None:  # (opening the store is one of them: the first query too)
+        stream_id = store.streams(1)[0]["id"]
     gc.collect()
     before, start = rss(), time.perf_counter()
+    extra: dict[str, Any] = {}
     if variant == "new":
         player = Player(path)
-        extra: dict[str, Any] = {}
-    else:
-        player = Player(Recording.load(path))
+    elif variant == "stored":  # read by seq range from the store
+        player = Player(stream_id, store=store)
+    else:  # the previous path: the whole recording in memory, indexed from the list
+        recording = Recording.load(path) if store is None else open_recording(stream_id, store)
+        player = Player(recording)
         index = player.index
-        extra = {"text_full": index.final_text, "reasoning_full": index.final_reasoning}
+        if variant == "previous":  # (its comm_open carried the text: see the module docstring)
+            extra = {"text_full": index.final_text, "reasoning_full": index.final_reasoning}
     opened = time.perf_counter() - start
     gc.collect()
     held = rss() - before
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak = high_water() - before
     n = len(player.index)
     rng = random.Random(3)
     positions = [rng.randrange(n + 1) for _ in range(seeks)]
@@ -85,7 +117,7 @@ def child(variant: str, path: Path, seeks: int) -> dict[str, Any]:
     samples = []
     for k in positions:
         t0 = time.perf_counter()
-        if variant == "new":  # what a click sends; the reply (a window of text) is built
+        if variant in ("new", "stored"):  # a click's message; the reply (a window of text)
             have = {"text": [0, 0], "reasoning": [0, 0]}
             player._handle_custom_msg(
                 {"kind": "seek", "position": k, "view": "v", "have": have}, []
@@ -96,14 +128,20 @@ def child(variant: str, path: Path, seeks: int) -> dict[str, Any]:
     bare = []
     for k in positions:
         t0 = time.perf_counter()
-        player.index.document(k, text=variant != "new")
+        player.index.document(k, text=variant not in ("new", "stored"))
         bare.append(time.perf_counter() - t0)
     reply = max((len(json.dumps(m, ensure_ascii=False)) for m in sent), default=0)
+    idle = None
+    if store is not None:  # what stays once the store lets the file go (DuckDB's cache with it)
+        time.sleep(store.idle_release + 1.5)
+        gc.collect()
+        idle = rss() - before
     return {
         "variant": variant,
         "events": n,
         "open_s": opened,
         "held_bytes": held,
+        "held_idle_bytes": idle,
         "peak_bytes": peak,
         "comm_open_bytes": state_bytes(player, extra),
         "seek": percentiles(samples),
@@ -176,6 +214,66 @@ def rows_for(new: dict[str, Any], old: dict[str, Any], size: int) -> list[dict[s
     ]
 
 
+def stored_rows(
+    stored: dict[str, Any], eager: dict[str, Any], file: dict[str, Any], size: int
+) -> list[dict[str, Any]]:
+    """The rows of the stored stream: read by seq range vs the whole recording in memory."""
+    from common import row
+
+    n = stored["events"]
+    prev = {"baseline_label": "previous: the stream read whole into memory"}
+    return [
+        row(
+            SECTION,
+            f"kernel memory held, stored stream ({n:,} events)",
+            stored["held_idle_bytes"],
+            "B",
+            baseline=eager["held_idle_bytes"],
+            target=f"<= 2x DuckDB file ({2 * size:,} B)",
+            passed=stored["held_idle_bytes"] <= 2 * size if n >= 1_000_000 else None,
+            note=f"{stored['held_idle_bytes'] / size:.2f}x the file,"
+            f" {stored['held_idle_bytes'] / n:.0f} B/event (previous"
+            f" {eager['held_idle_bytes'] / n:.0f}) once the store let the file go; just after"
+            f" opening {stored['held_bytes']:,} B (DuckDB's cache of the file),"
+            f" peak {stored['peak_bytes']:,} B",
+            **prev,
+        ),
+        row(
+            SECTION,
+            f"open, stored stream ({n:,} events)",
+            stored["open_s"],
+            "s",
+            baseline=eager["open_s"],
+            note=f"the same events from a .jsonl file: {file['open_s']:.2f} s",
+            **prev,
+        ),
+        row(
+            SECTION,
+            "front-end seek in the kernel, stored stream (p50)",
+            stored["seek"]["p50"],
+            "s",
+            baseline=eager["seek"]["p50"],
+            target="fast: two range queries (the fold, the inspector)",
+            passed=stored["seek"]["p95"] < 0.05,
+            note=f"p95 {stored['seek']['p95'] * 1e3:.2f} ms; from the file:"
+            f" {file['seek']['p50'] * 1e3:.2f} ms",
+            **prev,
+        ),
+    ]
+
+
+def write_stored(folder: Path, n: int) -> Path:
+    """A DuckDB store holding one stream of ``n`` events, written as the manager writes one
+    (appended, committed in batches), closed (checkpointed) so its size is what it holds."""
+    from long_recording import write_long_stream
+    from streamwidget import Store
+
+    path = folder / "store.duckdb"
+    with Store(path, batch_size=8192) as store:
+        write_long_stream(store, n)
+    return path
+
+
 def main() -> int:
     from common import emit, log, parse_args
 
@@ -193,7 +291,16 @@ def main() -> int:
         log(f"player: {n:,} events, {size:,} bytes")
         new = run_variant("new", path, seeks)
         old = run_variant("previous", path, seeks)
-    rows = rows_for(new, old, size)
+        started = time.perf_counter()
+        db = write_stored(Path(tmp), n)
+        db_size = db.stat().st_size
+        log(
+            f"player: stored stream written in {time.perf_counter() - started:.1f} s,"
+            f" {db_size:,} bytes"
+        )
+        stored = run_variant("stored", db, seeks)
+        eager = run_variant("stored-previous", db, seeks)
+    rows = rows_for(new, old, size) + stored_rows(stored, eager, new, db_size)
     print(f"{'':44}{'new':>16}{'previous':>16}{'ratio':>10}", file=sys.stderr)
     for r in rows:
         ratio = f"{r['ratio']:.1f}x" if r["ratio"] else ""
@@ -201,7 +308,8 @@ def main() -> int:
             f"{r['what']:44}{r['value']:>16,.6g}{r['baseline']:>16,.6g}{ratio:>10}  {r['note']}",
             file=sys.stderr,
         )
-    emit(args, rows, {"file_bytes": size, "new": new, "previous": old})
+    data = {"file_bytes": size, "new": new, "previous": old, "duckdb_file_bytes": db_size}
+    emit(args, rows, {**data, "stored": stored, "stored_previous": eager})
     return 0 if all(r["passed"] is not False for r in rows) else 1
 
 

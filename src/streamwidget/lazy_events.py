@@ -6,6 +6,9 @@ seek folds fewer than ``CHECKPOINT_EVERY`` events from a checkpoint; the inspect
 dozen). :func:`scan` reads the file once, validating every line exactly like the strict
 :meth:`Recording.loads <streamwidget.recording.Recording.loads>`, and :class:`FileEvents`
 re-reads any run of events by the byte offsets the scan noted: 8 bytes per event.
+
+:class:`RangeEvents` is what both lazy sequences share: a stored stream's events are read the
+same way, by ``seq`` range from the store (:mod:`streamwidget.store.stored_events`).
 """
 
 from __future__ import annotations
@@ -14,29 +17,28 @@ import json
 import os
 from array import array
 from collections.abc import Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, overload
 
 from .events import TERMINAL_TYPES, Event, EventError, validate_event
-from .recording import RecordingError, _parse_header, file_errors
+from .recording import RecordingError, _parse_header, bundled_names, file_errors
 
 
-class FileEvents(Sequence[Event]):
-    """A read-only sequence of the events of one recording file.
+class RangeEvents(Sequence[Event]):
+    """A read-only sequence of events fetched a run at a time: a subclass says how many there
+    are (``__len__``) and reads events ``start`` to ``stop - 1`` in one go (:meth:`read`);
+    indexing, slicing and iterating (``BATCH`` events a read) are built on those two."""
 
-    ``offsets[i]`` is the byte offset where event ``i``'s line starts; ``offsets[-1]`` is the
-    end of the last one. Reading ``events[a:b]`` reads that byte range once. The file may grow
-    (lines appended are not seen: open it again for those) but must not otherwise change; a
-    file that shrank raises :class:`RecordingError`.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], offsets: array[int], size: int):
-        self.path = Path(path)
-        self.offsets = offsets
-        self._size = size
+    #: Events a read while iterating.
+    BATCH = 4096
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        raise NotImplementedError
+
+    def read(self, start: int, stop: int) -> list[Event]:
+        """Events ``start`` to ``stop - 1`` (``0 <= start``, ``stop <= len(self)``)."""
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> Event: ...
@@ -56,8 +58,26 @@ class FileEvents(Sequence[Event]):
         return self.read(index, index + 1)[0]
 
     def __iter__(self) -> Iterator[Event]:
-        for start in range(0, len(self), 4096):
-            yield from self.read(start, min(start + 4096, len(self)))
+        for start in range(0, len(self), self.BATCH):
+            yield from self.read(start, min(start + self.BATCH, len(self)))
+
+
+class FileEvents(RangeEvents):
+    """A read-only sequence of the events of one recording file.
+
+    ``offsets[i]`` is the byte offset where event ``i``'s line starts; ``offsets[-1]`` is the
+    end of the last one. Reading ``events[a:b]`` reads that byte range once. The file may grow
+    (lines appended are not seen: open it again for those) but must not otherwise change; a
+    file that shrank raises :class:`RecordingError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], offsets: array[int], size: int):
+        self.path = Path(path)
+        self.offsets = offsets
+        self._size = size
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
     def read(self, start: int, stop: int) -> list[Event]:
         """Events ``start`` to ``stop - 1``, with one read of the file."""
@@ -139,3 +159,15 @@ def is_recording_file(source: Any) -> bool:
         return False
     path = Path(source)
     return (path.suffix == ".jsonl" and path.exists()) or path.is_file()
+
+
+def bundled_file(name: Any) -> Path | None:
+    """The file of the bundled recording ``name`` (with or without ``.jsonl``) when it is one
+    on disk (an installed package's data), else ``None`` (not bundled, or inside a zip)."""
+    if not isinstance(name, (str, os.PathLike)):
+        return None
+    stem = os.fspath(name).removesuffix(".jsonl")
+    if stem not in bundled_names():
+        return None
+    resource = resources.files("streamwidget") / "recordings" / f"{stem}.jsonl"
+    return resource if isinstance(resource, Path) and resource.is_file() else None

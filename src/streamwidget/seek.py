@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import operator
 import os
 from array import array
 from collections.abc import Iterable, Sequence
@@ -110,33 +111,29 @@ class FinalText:
         return data.decode("utf-16-le", "surrogatepass")
 
 
-def _narrow(values: array[int]) -> array[int]:
-    """``values`` in 4-byte ints when they fit (offsets of texts under 2 GB)."""
-    if not values or values[-1] < 2**31:  # non-decreasing: the last is the largest
-        return array("i", values)
-    return values
-
-
 class SeekIndex:
     """Random access to the documents of one event list. Build once, then seek in O(log n).
 
-    ``SeekIndex(events)`` indexes a list in memory; :meth:`from_file` indexes a ``.jsonl``
-    recording without holding its events (they are re-read from the file when a seek folds a
-    few). Either way the index itself holds, per event, its time, its type as a small code and
-    the text lengths after it (~33 bytes), plus the final text once and one small checkpoint
-    every ``every`` events.
+    ``SeekIndex(events)`` indexes a sequence: a list in memory (kept as it is, not copied: a
+    :class:`Recording`'s events are shared with it, so treat them as read-only) or a lazy one
+    such as a stored stream's (:class:`~streamwidget.store.stored_events.StoredEvents`, read
+    in batches while indexing and a few events at a time later); any other iterable is
+    copied into a list. :meth:`from_file` indexes a ``.jsonl`` recording without holding its
+    events (they are re-read from the file when a seek folds a few). Either way the index
+    itself holds, per event, its time, its type as a small code and the text lengths after it
+    (~17 bytes), plus the final text once and one small checkpoint every ``every`` events.
     """
 
     def __init__(
         self,
-        events: Sequence[Event],
+        events: Iterable[Event],
         *,
         stream_id: str = "",
         model: str | None = None,
         provider: str | None = None,
         every: int = CHECKPOINT_EVERY,
     ):
-        self.events: Sequence[Event] = list(events)
+        self.events: Sequence[Event] = events if isinstance(events, Sequence) else list(events)
         self._build(
             self.events, {"stream_id": stream_id, "model": model, "provider": provider}, every
         )
@@ -171,9 +168,11 @@ class SeekIndex:
         self.kind_names: list[str] = []
         # Cumulative lengths after k events (index 0..n) in UTF-16 units: the offsets a browser
         # counts and the ones :class:`FinalText` slices by.
-        self.text_end16 = array("q", [0])
-        self.reasoning_end16 = array("q", [0])
+        # (4-byte ints, widened to 8 if a text ever passes 2**31 units: see _add_ends)
+        self.text_end16 = array("i", [0])
+        self.reasoning_end16 = array("i", [0])
         self._checkpoints: list[Document] = []
+        self._part_counts = array("i")
         codes: dict[str, int] = {}
         state = Document(**meta)
         count = 0
@@ -196,8 +195,10 @@ class SeekIndex:
             # Only a text or reasoning event can grow a field, by exactly its own piece.
             grown16 = _utf16_len(event["text"]) if kind in TEXT_FIELDS else 0
             grew = state.text_length != before[0], state.reasoning_length != before[1]
-            self.text_end16.append(self.text_end16[-1] + (grown16 if grew[0] else 0))
-            self.reasoning_end16.append(self.reasoning_end16[-1] + (grown16 if grew[1] else 0))
+            self._add_ends(
+                self.text_end16[-1] + (grown16 if grew[0] else 0),
+                self.reasoning_end16[-1] + (grown16 if grew[1] else 0),
+            )
             if grew[0] or grew[1]:
                 field = pieces["text" if grew[0] else "reasoning"]
                 field.append(event["text"])
@@ -207,22 +208,43 @@ class SeekIndex:
                     state.text = state.reasoning = ""  # only its length changes from here
         if count % every == 0:
             self._checkpoints.append(self._checkpoint(state))
+        # parts are only ever appended, and only the last changes: every checkpoint's parts
+        # but its last are the first ones of these
+        self._final_parts = state._parts.items
         self._count = count
         self.text = FinalText([*chunks["text"], "".join(pieces["text"])])
         self.reasoning = FinalText([*chunks["reasoning"], "".join(pieces["reasoning"])])
-        self.text_end16 = _narrow(self.text_end16)
-        self.reasoning_end16 = _narrow(self.reasoning_end16)
+
+    def _add_ends(self, text_end: int, reasoning_end: int) -> None:
+        """Append the text lengths after one more event (built in 4-byte ints, not 8 and
+        narrowed at the end: a million events would hold 16 MB more while indexing)."""
+        try:
+            self.text_end16.append(text_end)
+            self.reasoning_end16.append(reasoning_end)
+        except OverflowError:  # over 2**31 UTF-16 units: 8-byte ints from here on
+            self.text_end16 = array("q", self.text_end16)
+            self.reasoning_end16 = array("q", self.reasoning_end16)
+            if len(self.text_end16) < len(self.times) + 1:
+                self.text_end16.append(text_end)
+            self.reasoning_end16.append(reasoning_end)
 
     def _checkpoint(self, state: Document) -> Document:
         """A clone of ``state`` sharing each tool call unchanged since the last checkpoint
-        with it (checkpoints are never changed: a seek clones one before folding)."""
+        with it (checkpoints are never changed: a seek clones one before folding), and the
+        list of them when none changed. Of its parts it keeps only the last (the one part
+        that still changes); the others are the first ones of the final parts, which
+        :meth:`document` puts back (``_part_counts``: how many parts it had)."""
         clone = _clone(state)
         if self._checkpoints:
             previous = self._checkpoints[-1].tool_calls
-            clone.tool_calls = [
+            calls = [
                 previous[i] if i < len(previous) and previous[i] == call else call
                 for i, call in enumerate(clone.tool_calls)
             ]
+            same = len(calls) == len(previous) and all(map(operator.is_, calls, previous))
+            clone.tool_calls = previous if same else calls
+        self._part_counts.append(len(clone._parts.items))
+        clone._parts.items = clone._parts.items[-1:]
         return clone
 
     def __len__(self) -> int:
@@ -242,6 +264,8 @@ class SeekIndex:
         position = self.clamp(position)
         base = position - position % self.every
         doc = _clone(self._checkpoints[base // self.every])
+        shared = self._part_counts[base // self.every] - 1
+        doc._parts.items = self._final_parts[: max(shared, 0)] + doc._parts.items
         for event in self.events[base:position]:
             doc.apply(event)  # the clone's text is thrown away: the prefix replaces it
         doc.text = self.text.slice(0, self.text_end16[position]) if text else ""
@@ -290,7 +314,7 @@ class SeekIndex:
         return timing_columns(
             self.times,
             self.kinds,
-            self.final,
+            self.document(len(self), text=False),  # (its usage: no copy of the text)
             (self.code("text"), self.code("tool_result")),
             stall_threshold=stall_threshold,
         )

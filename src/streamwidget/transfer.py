@@ -63,33 +63,61 @@ def open_recording(source: Any, store: Store | None = None, *, prefix: bool = Fa
     with ``prefix``, a unique prefix of one: see :func:`resolve_stream_id`)."""
     if isinstance(source, Recording):
         return source
-    # a StreamHandle (.id) or a StreamView (.stream_id), with the store it lives in
-    owner = getattr(source, "store", None)
-    stream_id = getattr(source, "id", None) or getattr(source, "stream_id", None)
-    if owner is not None and isinstance(stream_id, str):
+    if _is_handle(source):
+        owner, stream_id = stored_stream(source)
         recording: Recording = owner.recording(stream_id)
         return recording
+    _check_source(source)
+    found = Recording.lookup(source)
+    if found is not None:
+        return found
+    owner, stream_id = stored_stream(source, store, prefix=prefix)
+    try:
+        return owner.recording(stream_id)
+    except KeyError:
+        raise no_stream_error(stream_id, owner) from None
+
+
+def stored_stream(
+    source: Any, store: Store | None = None, *, prefix: bool = False
+) -> tuple[Store, str]:
+    """The store and stream id ``source`` names: a stream handle or view (``.id`` or
+    ``.stream_id``, and ``.store``), else a stream id (or, with ``prefix``, a unique prefix of
+    one) in ``store`` (default: the default store). Whether the stream exists is for the
+    caller's read to find (a ``KeyError``; :func:`open_recording` turns it into a
+    :class:`TransferError`). Files and bundled names are not looked at here."""
+    if _is_handle(source):
+        return source.store, getattr(source, "id", None) or source.stream_id
+    _check_source(source)
+    from .store import default_store
+
+    name = os.fspath(source)
+    store = store if store is not None else default_store()
+    return store, resolve_stream_id(store, name) if prefix else name
+
+
+def _is_handle(source: Any) -> bool:
+    """A StreamHandle (.id) or a StreamView (.stream_id), with the store it lives in."""
+    stream_id = getattr(source, "id", None) or getattr(source, "stream_id", None)
+    return getattr(source, "store", None) is not None and isinstance(stream_id, str)
+
+
+def _check_source(source: Any) -> None:
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             "expected a Recording, a stream handle, a .jsonl path, a bundled recording name or "
             f"a stream id; got {type(source).__name__}"
         )
-    found = Recording.lookup(source)
-    if found is not None:
-        return found
-    from .store import default_store
 
-    name = os.fspath(source)
-    store = store if store is not None else default_store()
-    try:
-        return store.recording(resolve_stream_id(store, name) if prefix else name)
-    except KeyError:
-        from .recording import bundled_names
 
-        raise TransferError(
-            f"{name!r} is not a file, a bundled recording ({', '.join(bundled_names())}) or a "
-            f"stream in the store {store.path}"
-        ) from None
+def no_stream_error(name: str, store: Store) -> TransferError:
+    """What a name that is no file, bundled recording or stream gets."""
+    from .recording import bundled_names
+
+    return TransferError(
+        f"{name!r} is not a file, a bundled recording ({', '.join(bundled_names())}) or a "
+        f"stream in the store {store.path}"
+    )
 
 
 def resolve_stream_id(store: Store, text: str) -> str:

@@ -19,6 +19,7 @@ from ..recording import Recording
 from . import sql
 from .backend import Backend
 from .rows import STREAM_COLUMNS, document_from_row
+from .stored_events import StoredEvents
 
 
 class _Live(Protocol):
@@ -62,6 +63,13 @@ class ReadsMixin:
     def recording(self, stream_id: str) -> Recording:
         """A stream as a :class:`Recording`, ready to save, replay or compare."""
         self.flush()
+        rec = Recording(self.recording_header(stream_id), self.events(stream_id))
+        rec.source = f"store:{stream_id}"
+        return rec
+
+    def recording_header(self, stream_id: str) -> dict[str, Any]:
+        """The header :meth:`recording` gives the stream, without reading its events."""
+        self.flush()
         rows = self._backend.rows(sql.RECORDING_HEADER, [stream_id])
         if not rows:
             raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
@@ -73,15 +81,20 @@ class ReadsMixin:
         }
         extra.setdefault("created_at", created_at.isoformat())
         extra["stream_id"] = stream_id
-        rec = Recording.new(
-            provider=provider or "",
-            model=model or "",
-            request=json.loads(request or "{}"),
-            events=self.events(stream_id),
-            **extra,
-        )
-        rec.source = f"store:{stream_id}"
-        return rec
+        return Recording.new(
+            provider=provider or "", model=model or "", request=json.loads(request or "{}"), **extra
+        ).header
+
+    def stored_events(self, stream_id: str) -> StoredEvents | None:
+        """The events of a stream committed so far, read from the store on demand (see
+        :mod:`.stored_events`; queued events are committed first, later ones are not seen).
+        ``None`` when the stream's ``seq`` numbers have gaps (a log not written by streamwidget):
+        read :meth:`events` instead. Raises ``KeyError`` for an unknown stream."""
+        self.recording_header(stream_id)  # flushes; KeyError for an unknown stream
+        count, end = self._backend.rows(sql.EVENT_COUNT, [stream_id])[0]
+        if count != end:
+            return None
+        return StoredEvents(self._backend.rows, stream_id, int(count), display=self.path)
 
     def streams(self, limit: int = 100, *, status: str | None = None) -> list[dict[str, Any]]:
         """The newest streams (with that ``status``, if given): id, status, model, provider,

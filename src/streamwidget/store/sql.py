@@ -8,6 +8,12 @@ from .rows import STREAM_COLUMNS
 DOCUMENT = f"SELECT {', '.join(STREAM_COLUMNS)} FROM streams WHERE id = $1"
 NEXT_SEQ = "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE stream_id = $1"
 EVENTS = "SELECT t, type, payload FROM events WHERE stream_id = $1 ORDER BY seq"
+EVENT_RANGE = (
+    "SELECT t, type, payload FROM events WHERE stream_id = $1 AND seq >= $2 AND seq < $3"
+    " ORDER BY seq"
+)
+#: How many events a stream has, and whether their ``seq`` run 0..n-1 (equal when they do).
+EVENT_COUNT = "SELECT count(*), coalesce(max(seq) + 1, 0) FROM events WHERE stream_id = $1"
 RECORDING_HEADER = "SELECT provider, model, request, header, created_at FROM streams WHERE id = $1"
 OPEN_STREAMS = (
     "SELECT id, owner_pid, owner_host, owner_started FROM streams"

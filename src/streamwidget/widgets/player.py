@@ -46,13 +46,12 @@ from typing import Any
 import traitlets
 
 from ..document import Document
-from ..lazy_events import is_recording_file
 from ..recording import Recording, event_row
-from ..seek import STALL_THRESHOLD, SeekIndex
+from ..seek import STALL_THRESHOLD
 from ..store import Store
-from ..transfer import open_recording
 from . import player_saved, static
 from .base import WithFallback
+from .player_source import open_source
 from .player_text import played, reply, snapshot
 from .timeline import timeline_data
 
@@ -108,8 +107,8 @@ class Player(WithFallback):
                 f"; expected {_ARGS}"
             )
         _check_speed(speed)
-        self.header, self.index, self._recording = _open(source, store)
-        self.source: str = self._recording.source if self._recording else str(source)
+        self.header, self.index, self.source, self._load = open_source(source, store)
+        self._recording: Recording | None = None
         self.timing = self.index.timing(stall_threshold=stall_threshold)
         self.context = context
         self.frame_interval = frame_interval
@@ -340,10 +339,12 @@ class Player(WithFallback):
 
     @property
     def recording(self) -> Recording:
-        """The whole recording in memory: for a ``.jsonl`` file it is read (every event) on
-        first use — the Player itself only keeps an index of it."""
+        """The whole recording in memory: read (every event) on first use from a file or the
+        store (the events the Player plays: a stream's events appended since it opened are not
+        in it) — the Player itself only keeps an index of it. A :class:`Recording` the Player
+        was given is returned as it is."""
         if self._recording is None:
-            self._recording = Recording.load(self.source)
+            self._recording = self._load()
         return self._recording
 
     def close(self) -> None:
@@ -367,21 +368,6 @@ def _check_speed(speed: Any) -> None:
         or math.isinf(speed)
     ):
         raise ValueError(f"speed must be a number >= 0 (0 is instant), got {speed!r}")
-
-
-def _open(source: Any, store: Store | None) -> tuple[dict[str, Any], SeekIndex, Recording | None]:
-    """Header, seek index and (unless read lazily from a file) the recording of ``source``."""
-    if is_recording_file(source):
-        header, index = SeekIndex.from_file(source)
-        return header, index, None
-    recording = open_recording(source, store)
-    index = SeekIndex(
-        recording.events,
-        stream_id=str(recording.header.get("stream_id", "")),
-        model=recording.model or None,
-        provider=recording.provider or None,
-    )
-    return recording.header, index, recording
 
 
 def _is_number(value: Any) -> bool:
