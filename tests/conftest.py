@@ -43,7 +43,7 @@ class RecordingComm(BaseComm):
         buffers: Any = None,
         **keys: Any,
     ) -> None:
-        self.messages.append({"msg_type": msg_type, "data": data})
+        self.messages.append({"msg_type": msg_type, "data": data, "buffers": list(buffers or [])})
 
     def custom(self) -> list[dict[str, Any]]:
         return [

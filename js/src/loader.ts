@@ -1,46 +1,48 @@
-// Every streamwidget widget's `_esm`: a few hundred bytes instead of the ~200 kB bundle.
+// Every streamwidget widget's `_esm`: a few hundred bytes instead of the bundle.
 //
 // The widget's `_bundle` trait names the shared asset model ("IPY_MODEL_<id>", see
-// widgets/base.py), which holds the bundle's code and CSS. `initialize` gets that model through
-// the widget manager, imports the code from a Blob URL (once per page per bundle version,
-// whichever kernel or notebook sent it), adds the CSS once, then hands the widget to the view
-// factory named by its `_sw_view` trait. No imports: this file is the whole module.
+// widgets/base.py), which holds the bundle's code and CSS, gzip-compressed (binary buffers,
+// DataViews here). `initialize` gets
+// that model through the widget manager, imports the code from a Blob URL once per page per
+// bundle version (whichever kernel or notebook sent it), adds the CSS then, and hands the
+// widget to the view factory named by its `_sw_view` trait. No imports: this file is the
+// whole module, copied into every widget's saved state, so it is kept short.
 
 type Ctx = { model: LoaderModel; el?: HTMLElement; [key: string]: unknown };
 type Cleanup = void | (() => void) | Promise<void | (() => void)>;
 type Widget = { initialize?(ctx: Ctx): Cleanup; render?(ctx: Ctx): Cleanup };
 type Bundle = { views: Record<string, () => Widget | Promise<Widget>> };
-
-interface AssetModel {
-  get(key: "code" | "css" | "version"): string;
-}
-
-interface LoaderModel {
-  get(key: string): unknown;
+type AssetModel = { get(key: string): unknown };
+type LoaderModel = AssetModel & {
   widget_manager: { get_model(id: string): Promise<AssetModel> };
-}
+};
 
-/** The asset model (`_bundle` is "IPY_MODEL_<id>"). A page restoring a saved notebook may
- * register it a moment later than this widget: try again for a second and a half. */
-async function assetOf(model: LoaderModel, attempt = 0): Promise<AssetModel> {
-  try {
-    return await model.widget_manager.get_model(String(model.get("_bundle")).slice(10));
-  } catch (error) {
-    if (attempt > 30) throw error;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    return assetOf(model, attempt + 1);
+/** A gzip-compressed field of the asset model, as text. */
+const gunzip = (value: unknown): Promise<string> =>
+  new Response(
+    new Blob([value as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+
+/** The asset model; a page restoring a saved notebook may register it a moment after this
+ * widget, so try again for a second and a half. Then its code, imported once per version. */
+async function load(model: LoaderModel): Promise<Bundle> {
+  let asset: AssetModel | undefined;
+  for (let attempt = 0; !asset; attempt++) {
+    asset = await model.widget_manager
+      .get_model(String(model.get("_bundle")).slice(10))
+      .catch((error) => {
+        if (attempt > 30) throw error;
+        return new Promise<undefined>((resolve) => setTimeout(resolve, 50));
+      });
   }
-}
-
-/** Import the asset's code once per page and version; add its CSS to the page then. */
-function importBundle(asset: AssetModel): Promise<Bundle> {
   const cache: Record<string, Promise<Bundle>> = ((globalThis as any).__streamwidget__ ??= {});
-  const version = asset.get("version");
+  const version = String(asset.get("version"));
   return (cache[version] ??= (async () => {
     const style = document.createElement("style");
-    style.textContent = asset.get("css");
+    style.textContent = await gunzip(asset.get("css"));
     document.head.append(style);
-    const url = URL.createObjectURL(new Blob([asset.get("code")], { type: "text/javascript" }));
+    const code = await gunzip(asset.get("code"));
+    const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
     return import(url).finally(() => URL.revokeObjectURL(url));
   })().catch((error) => {
     delete cache[version]; // a failed load may be tried again
@@ -54,8 +56,7 @@ export default () => {
   return {
     async initialize(ctx: Ctx): Promise<void | (() => void)> {
       try {
-        const { views } = await importBundle(await assetOf(ctx.model));
-        inner = await views[String(ctx.model.get("_sw_view"))]();
+        inner = await (await load(ctx.model)).views[String(ctx.model.get("_sw_view"))]();
       } catch (error) {
         return console.error((failure = error));
       }
@@ -63,7 +64,7 @@ export default () => {
     },
     render(ctx: Ctx): Cleanup {
       if (inner) return inner.render?.(ctx);
-      ctx.el!.textContent = `streamwidget: the front end did not load (${failure})`;
+      ctx.el!.textContent = `streamwidget did not load: ${failure}`;
     },
   };
 };

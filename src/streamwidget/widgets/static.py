@@ -91,7 +91,7 @@ def chat_markdown(title: str, turns: list[dict[str, Any]], earlier: int = 0) -> 
     return "\n\n".join(parts)
 
 
-def summary(document: Document, limit: int = 120) -> str:
+def summary(document: Document, limit: int = 80) -> str:
     """``text/plain`` beside the markdown (which carries the whole text): a status line and
     the start of the text, so a terminal shows the reply without the saved notebook holding
     its text a third time."""
