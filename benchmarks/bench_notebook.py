@@ -22,7 +22,6 @@ Standalone: ``python benchmarks/bench_notebook.py [--quick] [--json PATH]``.
 
 from __future__ import annotations
 
-import base64
 import json
 import tempfile
 from pathlib import Path
@@ -126,7 +125,7 @@ def main() -> None:
 
     # one bundle as the notebook saves it: gzip-compressed code and CSS, base64-encoded
     code, css, _ = base._compressed_bundle()
-    bundle = len(base64.b64encode(code)) + len(base64.b64encode(css))
+    bundle = len(code) + len(css)
     with tempfile.TemporaryDirectory(prefix="swbench-notebook-") as tmp:
         log(f"notebook: {n} replays, bundle shipped per widget (before)")
         before = execute(n, True, Path(tmp))

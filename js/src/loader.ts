@@ -1,8 +1,8 @@
 // Every streamwidget widget's `_esm`: a few hundred bytes instead of the bundle.
 //
 // The widget's `_bundle` trait names the shared asset model ("IPY_MODEL_<id>", see
-// widgets/base.py), which holds the bundle's code and CSS, gzip-compressed (binary buffers,
-// DataViews here). `initialize` gets
+// widgets/base.py), which holds the bundle's code and CSS, gzip-compressed and base64-encoded.
+// `initialize` gets
 // that model through the widget manager, imports the code from a Blob URL once per page per
 // bundle version (whichever kernel or notebook sent it), adds the CSS then, and hands the
 // widget to the view factory named by its `_sw_view` trait. No imports: this file is the
@@ -17,10 +17,12 @@ type LoaderModel = AssetModel & {
   widget_manager: { get_model(id: string): Promise<AssetModel> };
 };
 
-/** A gzip-compressed field of the asset model, as text. */
+/** A field of the asset model (gzip-compressed, base64-encoded), as text. */
 const gunzip = (value: unknown): Promise<string> =>
   new Response(
-    new Blob([value as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip")),
+    new Blob([Uint8Array.from(atob(String(value)), (c) => c.charCodeAt(0))])
+      .stream()
+      .pipeThrough(new DecompressionStream("gzip")),
   ).text();
 
 /** The asset model; a page restoring a saved notebook may register it a moment after this
