@@ -37,15 +37,15 @@ async function load(model: LoaderModel): Promise<Bundle> {
         return new Promise<undefined>((resolve) => setTimeout(resolve, 50));
       });
   }
-  const cache: Record<string, Promise<Bundle>> = ((globalThis as any).__streamwidget__ ??= {});
+  const cache: Record<string, Promise<Bundle>> = ((globalThis as any).__streamwidget ??= {});
   const version = String(asset.get("version"));
   return (cache[version] ??= (async () => {
     const style = document.createElement("style");
     style.textContent = await gunzip(asset.get("css"));
     document.head.append(style);
     const code = await gunzip(asset.get("code"));
-    const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
-    return import(url).finally(() => URL.revokeObjectURL(url));
+    // one Blob URL per page and version, kept: a module's URL must stay valid
+    return import(URL.createObjectURL(new Blob([code], { type: "text/javascript" })));
   })().catch((error) => {
     delete cache[version]; // a failed load may be tried again
     throw error;
