@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from common import emit, log, parse_args, row
-from lab import Browser, LabServer, open_notebook
+from lab import CLEAR_OUTPUT, RUN_CELL, WATCH_LONG_TASKS, Browser, LabServer, open_notebook
 
 SECTION = "2 browser"
 HTML_LIMIT = 60.0  # seconds the naive loop may run in the kernel
@@ -81,26 +81,6 @@ ONCE = {
     "html": 'ipywidgets.HTML("".join(workload.tokens(_N, marker=_MARK + "once")))',
 }
 
-INSTALL = """() => {
-  if (window.__swLong) return;
-  window.__swLong = [];
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) window.__swLong.push([e.startTime, e.duration]);
-  }).observe({ type: 'longtask', buffered: true });
-}"""
-
-RUN_AND_WAIT = """async (index) => {
-  const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  nb.activeCellIndex = index;
-  await app.commands.execute('notebook:run-cell');
-}"""
-
-CLEAR = """(index) => {
-  const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  nb.widgets[index].model.outputs.clear();
-}"""
 
 START = """({ index, marker, kind }) => {
   const app = window.jupyterapp;
@@ -205,8 +185,8 @@ def measure(
     )
     page = browser.new_page()
     open_notebook(page, server, name)
-    page.evaluate(INSTALL)
-    page.evaluate(RUN_AND_WAIT, 0)
+    page.evaluate(WATCH_LONG_TASKS)
+    page.evaluate(RUN_CELL, 0)
     page.wait_for_function(KERNEL_IDLE, timeout=120_000, polling=100)
     results = []
     dropped = False
@@ -235,7 +215,7 @@ def measure(
     except Exception:
         with_idle = False
     if with_idle:
-        page.evaluate(CLEAR, 2)
+        page.evaluate(CLEAR_OUTPUT, 2)
         page.wait_for_timeout(300)
         once = timed_run(browser, 1, f"{mark}once", kind, 60)
         log(f"{kind:>10} n={n:>6,} rendered once: {once['task_s']:.2f} s main thread")

@@ -33,7 +33,7 @@ import time
 from typing import Any
 
 from common import REPO, emit, log, parse_args, row
-from lab import Browser, LabServer, open_notebook
+from lab import CLEAR_OUTPUT, RUN_CELL, WATCH_LONG_TASKS, Browser, LabServer, open_notebook
 
 SECTION = "chat in the browser"
 #: issue 15's v0.1 numbers at 2,000 exchanges
@@ -79,25 +79,6 @@ _k += 1
 chat = sw.Chat(model, conversation_id=_cids[_k])
 chat"""
 
-INSTALL = """() => {
-  if (window.__swLong) return;
-  window.__swLong = [];
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) window.__swLong.push([e.startTime, e.duration]);
-  }).observe({ type: 'longtask', buffered: true });
-}"""
-
-RUN_CELL = """async (index) => {
-  const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  nb.activeCellIndex = index;
-  await app.commands.execute('notebook:run-cell');
-}"""
-
-CLEAR = """(index) => {
-  const nb = window.jupyterapp.shell.currentWidget.content;
-  nb.widgets[index].model.outputs.clear();
-}"""
 
 KERNEL_IDLE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -285,13 +266,13 @@ def run_all(sizes: tuple[int, int], runs: int, tokens: int, gap: float) -> dict[
         name = server.write_notebook("chat-bench.ipynb", [setup, OPEN])
         page = browser.new_page()
         open_notebook(page, server, name)
-        page.evaluate(INSTALL)
+        page.evaluate(WATCH_LONG_TASKS)
         page.evaluate(RUN_CELL, 0)
         page.wait_for_timeout(500)
         page.wait_for_function(KERNEL_IDLE, timeout=300_000, polling=200)
         page.locator(".jp-Notebook .jp-Cell >> nth=0").locator(".sw-chat .sw-turn").first.wait_for()
         for n, prefix in plan:
-            page.evaluate(CLEAR, 1)
+            page.evaluate(CLEAR_OUTPUT, 1)
             page.wait_for_timeout(1000)  # let the page go quiet between measurements
             result = {"exchanges": n, **measure_open(browser, n, prefix)}
             result.update(measure_send(browser, f"one more question {prefix}", 30 + tokens * gap))

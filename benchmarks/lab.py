@@ -46,6 +46,27 @@ SETTINGS = {
 }
 
 
+#: Page scripts for ``page.evaluate``: record long tasks (``window.__swLong``: start, duration),
+#: run the notebook's cell ``index`` and clear its output.
+WATCH_LONG_TASKS = """() => {
+  if (window.__swLong) return;
+  window.__swLong = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__swLong.push([e.startTime, e.duration]);
+  }).observe({ type: 'longtask', buffered: true });
+}"""
+RUN_CELL = """async (index) => {
+  const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  nb.activeCellIndex = index;
+  await app.commands.execute('notebook:run-cell');
+}"""
+CLEAR_OUTPUT = """(index) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  nb.widgets[index].model.outputs.clear();
+}"""
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

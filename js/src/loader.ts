@@ -37,7 +37,7 @@ async function load(model: LoaderModel): Promise<Bundle> {
         return new Promise<undefined>((resolve) => setTimeout(resolve, 50));
       });
   }
-  const cache: Record<string, Promise<Bundle>> = ((globalThis as any).__streamwidget ??= {});
+  const cache: Record<string, Promise<Bundle>> = ((globalThis as any).__streamwidget__ ??= {});
   const version = String(asset.get("version"));
   return (cache[version] ??= (async () => {
     const style = document.createElement("style");
