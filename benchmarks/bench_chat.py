@@ -1,4 +1,4 @@
-"""Chat at 50, 500 and 2,000 exchanges: a reply costs what changes, not the history.
+"""Chat at 50, 500, 2,000 and 5,000 exchanges: a reply costs what changes, not the history.
 
 In one process, with a comm that counts what the widget publishes (no kernel, no browser):
 a conversation of N stored exchanges (written in bulk) is opened in a Chat whose front end has
@@ -45,8 +45,8 @@ class CountingComm(BaseComm):
         CountingComm.sent.append((time.perf_counter(), msg_type, size, data))
 
 
-#: Conversation sizes measured (the demo's 50, then 10x and 40x); the plot draws the curve.
-SIZES = (50, 500, 2000)
+#: Conversation sizes measured (the demo's 50, then 10x, 40x and 100x); the plot draws the curve.
+SIZES = (50, 500, 2000, 5000)
 #: Bytes per reply of v0.1, measured in JupyterLab (issue 15): the turns re-sent whole.
 V01_REPLY_BYTES = {50: 253e3, 500: 2.4e6, 2000: 9.7e6}
 
@@ -119,7 +119,8 @@ def main() -> None:
     replies = 5 if args.quick else 20
     comm.create_comm = lambda *a, **k: CountingComm(*a, **k)
     runs = [asyncio.run(measure(n, replies)) for n in SIZES]
-    small, large = runs[0], runs[-1]
+    by_size = {r["exchanges"]: r for r in runs}
+    small, large, largest = by_size[50], by_size[2000], by_size[SIZES[-1]]
     for result in runs:
         log(
             f"{result['exchanges']} exchanges: open {result['open_s'] * 1000:.0f} ms "
@@ -140,6 +141,16 @@ def main() -> None:
             baseline_label="v0.1 (turns re-sent whole)",
             target="≤ 1.2x",
             passed=ratio <= 1.2,
+        ),
+        row(
+            SECTION,
+            f"iopub bytes per reply, {SIZES[-1]:,} vs 50 exchanges (100x the demo)",
+            largest["reply_bytes"] / small["reply_bytes"],
+            "x",
+            target="≤ 1.2x",
+            passed=largest["reply_bytes"] / small["reply_bytes"] <= 1.2,
+            note=f"send() to user turn out {largest['user_turn_ms']:.1f} ms, open "
+            f"{largest['open_s'] * 1e3:.0f} ms, first send {largest['first_send_s'] * 1e3:.0f} ms",
         ),
         row(
             SECTION,
