@@ -11,7 +11,6 @@ against one ``import_recording`` (a transaction) each. Target: ≤ 1 ms per stre
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import child_env, emit, log, parse_args, row
+from common import child_env, emit, in_fresh_python, log, parse_args, row
 
 SECTION = "11 listing"
 EVENTS_EACH = 6
@@ -103,19 +102,7 @@ def build(path: str, streams: int) -> float:
 
 
 def listing(path: str, how: str) -> dict[str, Any]:
-    return child(LIST, path, how)
-
-
-def child(code: str, *argv: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        check=True,
-        timeout=900,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_fresh_python(LIST, path, how, timeout=900)
 
 
 def command(*argv: str) -> float:
@@ -146,7 +133,7 @@ def main() -> None:
             times[n] = statistics.median(r["seconds"] for r in runs)
             data[f"limit_{n}"] = runs
             log(f"stats(limit=20) at {n:,}: {times[n] * 1000:.0f} ms")
-            imported[n] = child(IMPORT, path, str(IMPORTS))
+            imported[n] = in_fresh_python(IMPORT, path, str(IMPORTS), timeout=900)
             data[f"import_{n}"] = imported[n]
             log(
                 f"import at {n:,}: {imported[n]['per_stream'] * 1000:.2f} ms per stream "

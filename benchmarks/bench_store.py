@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import child_env, emit, log, parse_args, row
+from common import child_env, emit, in_fresh_python, log, parse_args, row
 
 SECTION = "3 store"
 
@@ -141,18 +140,6 @@ t2 = time.perf_counter()
 con.close()
 print(json.dumps({"open": t2 - t1, "streams": total}))
 """
-
-
-def in_fresh_python(code: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=300,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 IMPORT = (

@@ -156,6 +156,20 @@ class Msg:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def in_fresh_python(code: str, *args: str, timeout: float = 300) -> dict[str, Any]:
+    """Run ``code`` (with ``args`` as ``sys.argv[1:]``) in a fresh interpreter; the JSON object
+    its last printed line holds."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _summarize(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
     """The few fields the benchmarks look at (the reader must keep up with a flood)."""
     if msg_type == "status":
