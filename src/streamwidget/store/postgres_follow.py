@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import psycopg
 from ..document import Document
 from .backend import Notify, Subscribe, Unsubscribe
 from .postgres_schema import CHANNEL
+from .rows import event_from_row
 from .types import Callback, Change, StoreError
 
 
@@ -132,7 +132,7 @@ class Follower:
                 remote = remotes[stream_id]
                 if seq != remote.next_seq:
                     continue  # past a gap (not visible yet): read again on the next notify
-                event = {"t": t, "type": kind, **json.loads(payload)}
+                event = event_from_row(t, kind, payload)
                 remote.document.apply(event)
                 remote.next_seq += 1
                 self._notify(Change(stream_id, remote.document, event, committed=True))

@@ -18,7 +18,7 @@ from ..parts import Parts
 from ..recording import Recording
 from . import sql
 from .backend import Backend
-from .rows import STREAM_COLUMNS, document_from_row
+from .rows import STREAM_COLUMNS, document_from_row, event_from_row
 from .stored_events import StoredEvents
 
 
@@ -58,7 +58,7 @@ class ReadsMixin:
         """Every event of a stream, in order, including queued ones."""
         self.flush()
         rows = self._backend.rows(sql.EVENTS, [stream_id])
-        return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
+        return [event_from_row(*row) for row in rows]
 
     def recording(self, stream_id: str) -> Recording:
         """A stream as a :class:`Recording`, ready to save, replay or compare."""
@@ -90,7 +90,9 @@ class ReadsMixin:
         :mod:`.stored_events`; queued events are committed first, later ones are not seen).
         ``None`` when the stream's ``seq`` numbers have gaps (a log not written by streamwidget):
         read :meth:`events` instead. Raises ``KeyError`` for an unknown stream."""
-        self.recording_header(stream_id)  # flushes; KeyError for an unknown stream
+        self.flush()
+        if not self._backend.rows(sql.STREAM_EXISTS, [stream_id]):
+            raise KeyError(f"no stream {stream_id!r} in the store {self.path}")
         count, end = self._backend.rows(sql.EVENT_COUNT, [stream_id])[0]
         if count != end:
             return None

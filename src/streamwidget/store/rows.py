@@ -222,6 +222,11 @@ def without_lone_surrogates(event: Event) -> tuple[Event, str]:
     return cleaned, payload_json(cleaned)
 
 
+def event_from_row(t: float, kind: str, payload: str) -> Event:
+    """An event read back from its ``events`` row: ``t``, ``type`` and the payload's fields."""
+    return {"t": t, "type": kind, **json.loads(payload)}
+
+
 def payload_json(event: Event) -> str:
     """An event's fields other than ``t`` and ``type``, as JSON (text events on a fast path:
     they are nearly all of a stream)."""

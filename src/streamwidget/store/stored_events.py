@@ -16,13 +16,13 @@ are not seen. A stream whose events were deleted since, or a store closed since,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..events import Event
 from ..lazy_events import RangeEvents
 from . import sql
+from .rows import event_from_row
 from .types import StoreError
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -61,7 +61,7 @@ class StoredEvents(RangeEvents):
         # each batch's rows become events one at a time: never a batch of both at once
         for start in range(0, self._count, self.BATCH):
             for t, kind, payload in self._fetch(start, min(start + self.BATCH, self._count)):
-                yield {"t": t, "type": kind, **json.loads(payload)}
+                yield event_from_row(t, kind, payload)
 
     def read(self, start: int, stop: int) -> list[Event]:
         """Events ``start`` to ``stop - 1``: with one query, or none when the last short read
@@ -94,4 +94,4 @@ class StoredEvents(RangeEvents):
 
 
 def _events(rows: list[tuple[Any, ...]]) -> list[Event]:
-    return [{"t": t, "type": kind, **json.loads(payload)} for t, kind, payload in rows]
+    return [event_from_row(*row) for row in rows]
